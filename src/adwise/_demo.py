@@ -1,0 +1,86 @@
+"""``adwise demo``: a fresh workspace, a synthetic world, every capability, a report."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+
+from adwise._exceptions import InputError
+from adwise._plugins import SUMMARIES, DemoContext, DemoResult, discover, load_ref
+from adwise.cli._common import progress
+from adwise.data import Workspace, write_world
+from adwise.report import build_report
+
+__all__ = ["run_demo"]
+
+log = logging.getLogger(__name__)
+_MARKER = ".adwise-demo"
+
+
+def _fresh_folder(out: Path) -> None:
+    if out.exists():
+        if not (out / _MARKER).exists():
+            raise InputError(
+                f"{out}: the folder exists and was not made by `adwise demo`; choose another "
+                "--out (the demo replaces its own folder only)."
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / _MARKER).write_text("made by adwise demo; replaced on the next run\n")
+
+
+def run_demo(
+    out: Path, users: int, ads: int, days: int, seed: int, console: Console
+) -> dict[str, DemoResult]:
+    """Run the whole demo; return each capability's result."""
+    t0 = time.perf_counter()
+    out = Path(out)
+    _fresh_folder(out)
+    world = out / "world"
+    with progress("synthesising the ad world") as cb:
+        write_world(world, n_users=users, n_ads=ads, days=days, seed=seed, progress=cb)
+    ws = Workspace.init(out / "workspace")
+    for table in ("users", "ads", "events"):
+        with progress(f"ingesting {table}") as cb:
+            rep = ws.ingest(world / f"{table}.parquet", table, progress=cb)
+        console.print(f"ingested {rep.rows_added:,} {table}")
+    info = ws.info()
+    console.print(
+        Panel.fit(
+            f"{info['tables']['events']:,} impressions from {info['distinct_users']:,} users on "
+            f"{info['distinct_ads']:,} ads, {info['first_event'][:10]} .. "
+            f"{info['last_event'][:10]}\nCTR {info['ctr']:.2%}, "
+            f"conversions per impression {info['conversion_rate']:.3%}",
+            title="data",
+        )
+    )
+    ctx = DemoContext(workspace=ws, world_dir=world)
+    caps = discover()
+    sections = []
+    for name, cap in caps.items():
+        if cap.demo is None:
+            continue
+        t1 = time.perf_counter()
+        with progress(f"{name}: training and evaluating") as cb:
+            ctx.progress = cb
+            result: DemoResult = load_ref(cap.demo)(ctx)
+        ctx.results[name] = result
+        sections.extend(result.sections)
+        body = "\n".join(result.lines) or "(nothing to show)"
+        console.print(
+            Panel.fit(body, title=f"{name} — {SUMMARIES[name]} ({time.perf_counter() - t1:.1f} s)")
+        )
+    missing = [n for n in SUMMARIES if n not in caps]
+    if missing:
+        console.print("still to come: " + ", ".join(f"{n} ({SUMMARIES[n]})" for n in missing))
+    report = build_report(ws, out / "report.html", world_dir=world, extra=sections)
+    console.print(
+        f"report: [bold]{report}[/bold]  workspace: [bold]{ws.path}[/bold]  "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
+    return ctx.results

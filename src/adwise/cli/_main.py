@@ -1,0 +1,273 @@
+"""The root ``adwise`` command and the commands that are not a capability's."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import typer
+from rich.table import Table
+
+from adwise import __version__
+from adwise._exceptions import AdwiseError, InputError
+from adwise._plugins import discover, load_ref
+from adwise.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit_json,
+    err_console,
+    open_workspace,
+    progress,
+    setup_logging,
+)
+from adwise.data import Workspace, parse_mapping
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="adwise",
+    help="adwise: ad-marketing intelligence on your own ad logs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(
+    help="List, inspect, promote and roll back saved models.", no_args_is_help=True
+)
+workspace_app = typer.Typer(help="Inspect a workspace.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(workspace_app, name="workspace")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"adwise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+) -> None:
+    setup_logging(verbose)
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(None, help="Folder (default: ./adwise-workspace)."),
+    no_pseudonymise: bool = typer.Option(
+        False, "--no-pseudonymise", help="Store user ids as given (an explicit privacy choice)."
+    ),
+) -> None:
+    """Create a workspace: a DuckDB file, a models/ folder and a config with a new HMAC key."""
+    ws = Workspace.init(directory, pseudonymise_ids=not no_pseudonymise)
+    console.print(f"workspace ready at [bold]{ws.path}[/bold]")
+
+
+@app.command()
+def ingest(
+    file: Path = typer.Argument(..., help="CSV (.csv, .csv.gz), Parquet or JSON Lines file."),
+    table: str = typer.Option(..., "--table", "-t", help="events, users or ads."),
+    map_: list[str] = typer.Option(None, "--map", help="Rename a column: SRC=DST (repeatable)."),
+    allow_pii: list[str] = typer.Option(
+        None, "--allow-pii", help="Accept a column that looks like e-mails/phones (repeatable)."
+    ),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Validate a file against the data contract and add it to the workspace (all or nothing)."""
+    ws = open_workspace(workspace)
+    with progress(f"ingesting {file.name}") as cb:
+        rep = ws.ingest(
+            file, table, mapping=parse_mapping(map_), allow_pii=allow_pii or (), progress=cb
+        )
+    if json_:
+        emit_json(vars(rep))
+        return
+    for w in rep.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(
+        f"{rep.table}: read {rep.rows_read:,} rows, added {rep.rows_added:,}"
+        + (f", replaced {rep.rows_updated:,}" if rep.rows_updated else "")
+    )
+
+
+@workspace_app.command("info")
+def workspace_info(workspace: Path = WorkspaceOpt, json_: bool = JsonOpt) -> None:
+    """Tables, row counts, date range and CTR."""
+    info = open_workspace(workspace).info()
+    if json_:
+        emit_json(info)
+        return
+    t = Table(title=f"workspace {info['path']}")
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    for name, n in info["tables"].items():
+        t.add_row(name, f"{n:,}")
+    console.print(t)
+    if "ctr" in info:
+        console.print(
+            f"events {info['first_event']} .. {info['last_event']}; CTR {info['ctr']:.2%}; "
+            f"{info['distinct_users']:,} users, {info['distinct_ads']:,} ads"
+        )
+    console.print(f"models: {', '.join(info['models']) or 'none yet'}")
+
+
+@app.command()
+def synth(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write into."),
+    users: int = typer.Option(20000, "--users", min=10),
+    ads: int = typer.Option(300, "--ads", min=2),
+    days: int = typer.Option(14, "--days", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
+    lang: str = typer.Option("en", "--lang", help="Creative text language: en or zh."),
+) -> None:
+    """Write a synthetic ad world with a known ground truth (events, users, ads, truth)."""
+    from adwise.data import write_world
+
+    if fmt not in ("parquet", "csv"):
+        raise InputError(f"--format must be parquet or csv; got {fmt!r}.")
+    if lang not in ("en", "zh"):
+        raise InputError(f"--lang must be en or zh; got {lang!r}.")
+    with progress("synthesising") as cb:
+        path = write_world(
+            out, n_users=users, n_ads=ads, days=days, seed=seed, lang=lang, fmt=fmt, progress=cb
+        )
+    console.print(f"synthetic world written to [bold]{path}[/bold]")
+
+
+@models_app.command("list")
+def models_list(
+    capability: str = typer.Argument(None), workspace: Path = WorkspaceOpt, json_: bool = JsonOpt
+) -> None:
+    """Every saved version, marking the promoted one."""
+    reg = open_workspace(workspace).registry
+    rows = reg.list(capability)
+    if json_:
+        emit_json(
+            {
+                "models": [
+                    {
+                        "capability": m.capability,
+                        "version": m.version,
+                        "current": m.current,
+                        "created": m.metadata.get("created"),
+                        "metrics": m.metadata.get("metrics", {}),
+                    }
+                    for m in rows
+                ]
+            }
+        )
+        return
+    t = Table(title="models")
+    for c in ("capability", "version", "current", "created", "metrics"):
+        t.add_column(c)
+    for m in rows:
+        met = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in list(m.metadata.get("metrics", {}).items())[:4]
+        )
+        t.add_row(
+            m.capability,
+            m.version,
+            "*" if m.current else "",
+            str(m.metadata.get("created", "")),
+            met,
+        )
+    console.print(t)
+
+
+@models_app.command("show")
+def models_show(
+    capability: str, version: str = typer.Argument(None), workspace: Path = WorkspaceOpt
+) -> None:
+    """The metadata of a version (the promoted one by default), as JSON."""
+    mv = open_workspace(workspace).registry.get(capability, version)
+    emit_json({"version": mv.version, "current": mv.current, **mv.metadata})
+
+
+@models_app.command("promote")
+def models_promote(capability: str, version: str, workspace: Path = WorkspaceOpt) -> None:
+    """Make a version the one that is served."""
+    open_workspace(workspace).registry.promote(capability, version)
+    console.print(f"{capability}: {version} promoted")
+
+
+@models_app.command("rollback")
+def models_rollback(capability: str, workspace: Path = WorkspaceOpt) -> None:
+    """Go back to the previously promoted version."""
+    v = open_workspace(workspace).registry.rollback(capability)
+    console.print(f"{capability}: rolled back to {v}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("adwise-demo"), "--out", help="Folder for the demo."),
+    users: int = typer.Option(5000, "--users", min=100),
+    ads: int = typer.Option(200, "--ads", min=10),
+    days: int = typer.Option(14, "--days", min=2),
+    seed: int = typer.Option(7, "--seed"),
+) -> None:
+    """Synthesise an ad world, ingest it, run every capability, print findings, write a report."""
+    from adwise._demo import run_demo
+
+    run_demo(out, users=users, ads=ads, days=days, seed=seed, console=console)
+
+
+@app.command()
+def report(
+    out: Path = typer.Option(Path("report.html"), "--out", "-o"),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Write one self-contained HTML report of the workspace and its models."""
+    from adwise.report import build_report
+
+    path = build_report(open_workspace(workspace), out)
+    console.print(f"report written to [bold]{path}[/bold]")
+
+
+def _add_capability_groups() -> None:
+    for name, cap in discover().items():
+        if cap.cli:
+            app.add_typer(load_ref(cap.cli), name=name, help=cap.summary)
+
+
+_add_capability_groups()
+
+
+def _add_service_commands() -> None:
+    try:
+        from adwise.cli._service import register
+    except ModuleNotFoundError as exc:  # the service face is optional in a partial checkout
+        if exc.name != "adwise.cli._service":
+            raise
+        return
+    register(app)
+
+
+_add_service_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status (0 ok, 2 bad input, 1 internal error)."""
+    try:
+        app(args=argv, standalone_mode=False, prog_name="adwise")
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show(file=sys.stderr)
+        return 2 if exc.exit_code == 2 else int(exc.exit_code or 1)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 1
+    except InputError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except AdwiseError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 1
+    return 0

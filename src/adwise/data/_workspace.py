@@ -1,0 +1,368 @@
+"""The workspace: one DuckDB file, a model folder and a TOML config.
+
+Layout::
+
+    DIR/
+      adwise.duckdb     canonical tables events, users, ads (+ _ingests, the ingest log)
+      models/           the model registry (see adwise.registry)
+      config.toml       workspace settings, including the HMAC key for pseudonyms
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import tomli_w
+
+from adwise._exceptions import InputError, WorkspaceError
+from adwise._version import __version__
+from adwise.data._contract import TABLES
+from adwise.data._privacy import pseudonymise, pseudonymise_series
+from adwise.data._readers import read_table
+from adwise.data._validate import validate_table
+
+__all__ = ["DEFAULT_WORKSPACE", "IngestReport", "Workspace", "resolve_workspace_path"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORKSPACE = "adwise-workspace"
+_DB = "adwise.duckdb"
+_CONFIG = "config.toml"
+
+
+def resolve_workspace_path(path: str | Path | None = None) -> Path:
+    """``path`` if given, else ``$ADWISE_WORKSPACE``, else ``./adwise-workspace``."""
+    if path:
+        return Path(path)
+    env = os.environ.get("ADWISE_WORKSPACE")
+    return Path(env) if env else Path(DEFAULT_WORKSPACE)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did."""
+
+    file: str
+    table: str
+    rows_read: int
+    rows_added: int
+    rows_updated: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _pandas_sql_type(s: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(s):
+        return "BOOLEAN"
+    if pd.api.types.is_integer_dtype(s):
+        return "BIGINT"
+    if pd.api.types.is_float_dtype(s):
+        return "DOUBLE"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "TIMESTAMP"
+    return "VARCHAR"
+
+
+def _qi(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Workspace:
+    """An adwise workspace on disk.
+
+    Use :meth:`init` to create one and :meth:`open` to use an existing one.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> ws = Workspace.init(tempfile.mkdtemp() + "/ws")
+    >>> ws.row_counts()["events"]
+    0
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).absolute()
+        self.db_path = self.path / _DB
+        self.models_dir = self.path / "models"
+        self.config_path = self.path / _CONFIG
+        self.config: dict[str, Any] = tomllib.loads(self.config_path.read_text())
+
+    # ------------------------------------------------------------------ creation / opening
+    @classmethod
+    def init(cls, path: str | Path | None = None, pseudonymise_ids: bool = True) -> Workspace:
+        """Create a workspace (an existing one is left as it is and opened)."""
+        p = resolve_workspace_path(path)
+        if (p / _CONFIG).exists():
+            return cls(p)
+        if p.exists() and any(p.iterdir()):
+            raise WorkspaceError(
+                f"{p}: the folder exists and is not an adwise workspace; choose an empty or new "
+                "folder."
+            )
+        p.mkdir(parents=True, exist_ok=True)
+        (p / "models").mkdir(exist_ok=True)
+        config = {
+            "workspace": {"adwise_version": __version__, "created": _now()},
+            "privacy": {
+                "pseudonymise_user_ids": pseudonymise_ids,
+                "hmac_key": secrets.token_hex(32),
+                "min_segment_size": 50,
+            },
+        }
+        with duckdb.connect(str(p / _DB)) as con:
+            for spec in TABLES.values():
+                cols = ", ".join(f"{_qi(c.name)} {c.sql_type}" for c in spec.columns)
+                con.execute(f"CREATE TABLE IF NOT EXISTS {spec.name} ({cols})")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS _ingests (file VARCHAR, tbl VARCHAR, sha256 VARCHAR,"
+                " rows_read BIGINT, rows_added BIGINT, ingested_at TIMESTAMP)"
+            )
+        tmp = p / (_CONFIG + ".tmp")
+        tmp.write_text(tomli_w.dumps(config))
+        os.replace(tmp, p / _CONFIG)
+        return cls(p)
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> Workspace:
+        """Open an existing workspace, resolving the path like every CLI command does."""
+        p = resolve_workspace_path(path)
+        if not (p / _CONFIG).exists() or not (p / _DB).exists():
+            raise WorkspaceError(
+                f"{p}: no adwise workspace here. Create one with `adwise init {p}`, or point to "
+                "yours with --workspace DIR or $ADWISE_WORKSPACE."
+            )
+        return cls(p)
+
+    # ------------------------------------------------------------------ privacy
+    @property
+    def hmac_key(self) -> bytes:
+        return bytes.fromhex(self.config["privacy"]["hmac_key"])
+
+    @property
+    def pseudonymises(self) -> bool:
+        return bool(self.config["privacy"].get("pseudonymise_user_ids", True))
+
+    @property
+    def min_segment_size(self) -> int:
+        return int(self.config["privacy"].get("min_segment_size", 50))
+
+    def pseudonym(self, user_id: str) -> str:
+        """The stored id of a raw user id (identity when pseudonymisation is off)."""
+        return pseudonymise(user_id, self.hmac_key) if self.pseudonymises else str(user_id)
+
+    def pseudonyms(self, user_ids: Iterable[str]) -> list[str]:
+        """Stored ids of many raw user ids."""
+        s = pd.Series(list(user_ids), dtype=object)
+        if not self.pseudonymises:
+            return s.astype(str).tolist()
+        return pseudonymise_series(s, self.hmac_key).tolist()
+
+    # ------------------------------------------------------------------ database access
+    @contextmanager
+    def connect(self, read_only: bool = False):
+        """A DuckDB connection to the workspace database (closed on exit)."""
+        con = duckdb.connect(str(self.db_path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """Run a read query and return a DataFrame."""
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).df()
+
+    def table(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """Read a whole canonical table (optionally only some columns)."""
+        if name not in TABLES:
+            raise InputError(f"unknown table {name!r}; use one of: {', '.join(TABLES)}.")
+        cols = "*" if columns is None else ", ".join(_qi(c) for c in columns)
+        return self.query(f"SELECT {cols} FROM {name}")
+
+    def columns(self, name: str) -> list[str]:
+        """Column names of a table."""
+        with self.connect(read_only=True) as con:
+            return [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+
+    def row_counts(self) -> dict[str, int]:
+        with self.connect(read_only=True) as con:
+            return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(
+        self,
+        file: str | Path,
+        table: str,
+        mapping: Mapping[str, str] | None = None,
+        allow_pii: Iterable[str] = (),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """Validate ``file`` and add its rows to ``table`` in one transaction.
+
+        Re-ingesting rows already present adds none: events are keyed by ``event_id`` (or, when
+        the file has none, a hash of the row's content); users and ads by their id, and a newer
+        row for an existing id replaces the stored one.
+
+        Raises
+        ------
+        ContractError
+            The file breaks the contract; nothing of it is stored.
+        """
+        if table not in TABLES:
+            raise InputError(f"--table must be one of: {', '.join(TABLES)}; got {table!r}.")
+        name = str(file)
+        step = _Steps(progress, 4)
+        df = read_table(file, mapping=mapping)
+        step()
+        df = validate_table(df, table, name, allow_pii=allow_pii)
+        step()
+        warnings: list[str] = []
+        if table == "events" and "event_id" not in df.columns:
+            df.insert(0, "event_id", _content_keys(df))
+            # Identical rows without an id are one event logged twice.
+            df = df.drop_duplicates("event_id").reset_index(drop=True)
+        if "user_id" in df.columns and self.pseudonymises:
+            df["user_id"] = pseudonymise_series(df["user_id"], self.hmac_key)
+        if table == "events":
+            warnings += self._unknown_reference_warnings(df)
+        step()
+        sha = _sha256(Path(file))
+        added, updated = self._write(df, table, name, sha)
+        step()
+        rep = IngestReport(name, table, len(df), added, updated, warnings)
+        for w in warnings:
+            log.warning(w)
+        return rep
+
+    def _unknown_reference_warnings(self, df: pd.DataFrame) -> list[str]:
+        out = []
+        with self.connect(read_only=True) as con:
+            for ref, key in (("users", "user_id"), ("ads", "ad_id")):
+                if con.execute(f"SELECT count(*) FROM {ref}").fetchone()[0] == 0:
+                    continue
+                known = set(con.execute(f"SELECT {key} FROM {ref}").df()[key])
+                unknown = ~df[key].isin(known)
+                n = int(unknown.sum())
+                if n:
+                    out.append(
+                        f"{n} of {len(df)} events refer to a {key} not in the {ref} table "
+                        f"(e.g. {df.loc[unknown, key].iloc[0]!r}); they are kept, but have no "
+                        f"{ref[:-1]} attributes until you ingest them."
+                    )
+        return out
+
+    def _write(self, df: pd.DataFrame, table: str, file: str, sha: str) -> tuple[int, int]:
+        spec = TABLES[table]
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                existing = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+                for col in df.columns:
+                    if col not in existing:
+                        typ = _pandas_sql_type(df[col])
+                        con.execute(f"ALTER TABLE {table} ADD COLUMN {_qi(col)} {typ}")
+                con.register("incoming", df)
+                before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                key = _qi(spec.key)
+                updated = 0
+                if table == "events":
+                    con.execute(
+                        f"INSERT INTO {table} BY NAME SELECT * FROM incoming i WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {table} t WHERE t.{key} = i.{key})"
+                    )
+                else:
+                    updated = con.execute(
+                        f"SELECT count(*) FROM incoming i JOIN {table} t ON t.{key} = i.{key}"
+                    ).fetchone()[0]
+                    con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM incoming)")
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                con.execute(
+                    "INSERT INTO _ingests VALUES (?, ?, ?, ?, ?, now())",
+                    [file, table, sha, len(df), after - before],
+                )
+                con.unregister("incoming")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return after - before, updated
+
+    # ------------------------------------------------------------------ summary
+    def info(self) -> dict[str, Any]:
+        """Tables, row counts, event date range and CTR."""
+        counts = self.row_counts()
+        out: dict[str, Any] = {"path": str(self.path), "tables": counts}
+        if counts["events"]:
+            cols = set(self.columns("events"))
+            conv = "avg(converted)" if "converted" in cols else "NULL"
+            row = self.query(
+                f"SELECT min(ts) AS first, max(ts) AS last, avg(clicked) AS ctr, {conv} AS cvr, "
+                "count(DISTINCT user_id) AS users, count(DISTINCT ad_id) AS ads FROM events"
+            ).iloc[0]
+            out.update(
+                first_event=str(row["first"]),
+                last_event=str(row["last"]),
+                ctr=float(row["ctr"]),
+                conversion_rate=None if pd.isna(row["cvr"]) else float(row["cvr"]),
+                distinct_users=int(row["users"]),
+                distinct_ads=int(row["ads"]),
+            )
+        out["models"] = sorted(p.name for p in self.models_dir.iterdir() if p.is_dir())
+        return out
+
+    def fingerprint(self, table: str = "events") -> str:
+        """A short fingerprint of a table's content (row count + key hash), for metadata."""
+        spec = TABLES[table]
+        row = self.query(
+            f"SELECT count(*) AS n, coalesce(sum(hash({_qi(spec.key)})), 0) AS h FROM {table}"
+        ).iloc[0]
+        return f"{table}:{int(row['n'])}:{int(row['h']) & 0xFFFFFFFFFFFF:012x}"
+
+    @property
+    def registry(self):
+        """The model registry of this workspace."""
+        from adwise.registry import Registry
+
+        return Registry(self.models_dir)
+
+
+class _Steps:
+    def __init__(self, progress: Callable[[int, int], None] | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, self.total)
+
+
+def _content_keys(df: pd.DataFrame) -> pd.Series:
+    """A stable key per row from its content, so re-ingesting the same rows adds none."""
+    h = pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy(dtype=np.uint64)
+    return pd.Series([f"h{v:016x}" for v in h], index=df.index, dtype=object)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
