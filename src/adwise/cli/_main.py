@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 import typer
 from rich.table import Table
 
@@ -255,19 +254,18 @@ _add_service_commands()
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 2 bad input, 1 internal error)."""
     try:
-        app(args=argv, standalone_mode=False, prog_name="adwise")
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        exc.show(file=sys.stderr)
-        return 2 if exc.exit_code == 2 else int(exc.exit_code or 1)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        return 1
+        # Standalone mode: usage errors print their message and exit 2, --help exits 0.
+        app(args=argv, prog_name="adwise")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except InputError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except AdwiseError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
         return 1
     return 0

@@ -92,7 +92,7 @@ def truth_section(world_dir: str | Path) -> ReportSection | None:
         "<p class='muted'>The synthetic world's ground truth: what the models should recover."
         "</p>" + bar_chart(list(seg.index), share, "True segments (share of users)", ".1%")
     )
-    true_ctr = truth.get("overall_true_ctr") or truth.get("true_ctr")
+    true_ctr = truth.get("summary", {}).get("true_ctr")
     if true_ctr is not None:
         body += f"<p>True mean click probability of logged impressions: {float(true_ctr):.2%}</p>"
     if "slots" in truth and "slot_effect" in truth:
