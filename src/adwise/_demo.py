@@ -34,6 +34,19 @@ def _fresh_folder(out: Path) -> None:
     (out / _MARKER).write_text("made by adwise demo; replaced on the next run\n")
 
 
+def _print_truth(world: Path, console: Console) -> None:
+    """The hidden segments of the synthetic world, so the findings below can be judged."""
+    import json
+
+    truth = json.loads((world / "truth.json").read_text())
+    lines = [
+        f"{s['name']}: {s['share']:.0%} of users, into {', '.join(s['top_categories'][:3])}"
+        for s in truth.get("segments", [])
+    ]
+    if lines:
+        console.print(Panel.fit("\n".join(lines), title="the world's hidden segments (truth)"))
+
+
 def run_demo(
     out: Path, users: int, ads: int, days: int, seed: int, console: Console
 ) -> dict[str, DemoResult]:
@@ -59,6 +72,7 @@ def run_demo(
             title="data",
         )
     )
+    _print_truth(world, console)
     ctx = DemoContext(workspace=ws, world_dir=world)
     caps = discover()
     sections = []
