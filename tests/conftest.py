@@ -14,6 +14,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real public dataset samples beside the repo (skips when absent)."""

@@ -30,7 +30,10 @@ def test_table_escapes_cells():
 
 
 def test_report_is_self_contained(tmp_path):
-    sections = [ReportSection("One", bar_chart(["a"], [1.0], "t")), ReportSection("Two", "<p>x</p>")]
+    sections = [
+        ReportSection("One", bar_chart(["a"], [1.0], "t")),
+        ReportSection("Two", "<p>x</p>"),
+    ]
     path = write_report(tmp_path / "r.html", sections, title="T")
     text = path.read_text()
     assert text.startswith("<!DOCTYPE html>") and "One" in text and "Two" in text
