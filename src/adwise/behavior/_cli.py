@@ -1,0 +1,185 @@
+"""``adwise behavior train|evaluate|predict`` (a thin face over the pipeline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from adwise._exceptions import InputError
+from adwise.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit_json,
+    open_workspace,
+    progress,
+)
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Will this user click / convert? Calibrated, explained pCTR / pCVR.",
+                  no_args_is_help=True)
+
+_MODEL_HELP = "gbdt (default), forest, tree, logreg or deep (needs adwise[deep])."
+
+
+def _check_model(model: str) -> None:
+    from adwise.behavior._model import MODELS, deep_available
+
+    if model not in MODELS:
+        raise InputError(f"--model must be one of {', '.join(MODELS)}; got {model!r}.")
+    if model == "deep" and not deep_available():
+        raise InputError(
+            "model 'deep' is unavailable: PyTorch is not installed. Install the extra with "
+            "`pip install adwise[deep]`, or use --model gbdt (the default)."
+        )
+
+
+def _cols(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _summary(metrics: dict) -> str:
+    return (f"AUC {metrics['auc']:.4f}  logloss {metrics['logloss']:.4f}  "
+            f"ECE {metrics['ece']:.4f}  (train {metrics['rows_train']:,} rows, "
+            f"test {metrics['rows_test']:,})")
+
+
+@app.command()
+def train(
+    workspace: Path = WorkspaceOpt,
+    model: str = typer.Option("gbdt", "--model", "-m", help=_MODEL_HELP),
+    test_fraction: float = typer.Option(0.2, "--test-fraction",
+                                        help="Latest share of events held out for testing."),
+    no_conversion: bool = typer.Option(False, "--no-conversion", help="Skip the pCVR model."),
+    seed: int = typer.Option(0, "--seed"),
+    threads: int = typer.Option(1, "--threads", min=1, help="Threads for the learner."),
+    json_: bool = JsonOpt,
+) -> None:
+    """Train pCTR (and pCVR) on the workspace's events, test on the latest ones, save."""
+    from adwise.behavior._pipeline import train_workspace
+
+    _check_model(model)
+    ws = open_workspace(workspace)
+    with progress("training behaviour models", enabled=not json_) as cb:
+        res = train_workspace(ws, model=model, test_fraction=test_fraction,
+                              conversion=not no_conversion, seed=seed, n_jobs=threads,
+                              progress=cb)
+    out = {k: v for k, v in res.metrics.items() if k != "reliability"}
+    out["version"] = res.version
+    out["split_ts"] = res.split_ts
+    if res.cvr_metrics:
+        out["cvr"] = {k: v for k, v in res.cvr_metrics.items() if k != "reliability"}
+    imp = getattr(res.ctr_model, "feature_importance_", None)
+    if imp:
+        out["top_features"] = dict(list(imp.items())[:10])
+    if json_:
+        emit_json(out)
+        return
+    console.print(f"behavior {res.version}: pCTR {_summary(res.metrics)}")
+    if res.cvr_metrics:
+        console.print(f"pCVR (clicked events): {_summary(res.cvr_metrics)}")
+    if imp:
+        console.print("top features: " + ", ".join(f"{k} {v:.0%}" for k, v in
+                                                    list(imp.items())[:6]))
+
+
+@app.command()
+def evaluate(
+    train_file: Path = typer.Option(None, "--train", help="Training file (plain-file mode)."),
+    test_file: Path = typer.Option(None, "--test", help="Test file (plain-file mode)."),
+    target: str = typer.Option(None, "--target", help="The 0/1 label column (plain-file mode)."),
+    model: str = typer.Option("gbdt", "--model", "-m", help=_MODEL_HELP),
+    fmt: str = typer.Option(None, "--format",
+                            help="csv, tsv, parquet, jsonl or criteo (headerless TSV)."),
+    categorical: str = typer.Option(None, "--categorical",
+                                    help="Comma-separated columns to treat as categorical."),
+    numeric: str = typer.Option(None, "--numeric",
+                                help="Comma-separated columns to treat as numeric."),
+    seed: int = typer.Option(0, "--seed"),
+    threads: int = typer.Option(1, "--threads", min=1),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Evaluate on plain files (--train/--test/--target) or on the workspace (time split)."""
+    _check_model(model)
+    if train_file or test_file:
+        if not (train_file and test_file):
+            raise InputError("plain-file mode needs both --train and --test (and --target).")
+        if fmt == "criteo":
+            target = target or "label"
+        if not target:
+            raise InputError("--target is required with --train/--test: name the 0/1 column.")
+        from adwise.behavior._pipeline import evaluate_files
+
+        out = evaluate_files(train_file, test_file, target, model=model, fmt=fmt,
+                             categorical=_cols(categorical), numeric=_cols(numeric), seed=seed,
+                             n_jobs=threads)
+    else:
+        from adwise.behavior._pipeline import train_workspace
+
+        ws = open_workspace(workspace)
+        res = train_workspace(ws, model=model, seed=seed, n_jobs=threads, save=False,
+                              conversion=False)
+        out = {k: v for k, v in res.metrics.items() if k != "reliability"}
+    if json_:
+        emit_json(out)
+        return
+    console.print(f"{model}: {_summary(out)}")
+    console.print(f"fit {out['fit_seconds']:.1f} s, predict "
+                  f"{out['predict_rows_per_second'] or 0:,.0f} rows/s")
+
+
+@app.command()
+def predict(
+    input_file: Path = typer.Option(..., "--input", "-i",
+                                    help="Events to score: user_id, ad_id, ts, placement, ..."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write predictions here (.csv/.parquet)."),
+    explain: int = typer.Option(0, "--explain", min=0, max=50,
+                                help="Add the top-K feature contributions per row."),
+    raw_ids: bool = typer.Option(False, "--raw-ids",
+                                 help="user_id values are raw ids: pseudonymise them first."),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Score events with the promoted model: p_click, p_convert, expected value (+ reasons)."""
+    from adwise.behavior._pipeline import load_predictor, read_plain
+
+    ws = open_workspace(workspace)
+    pred = load_predictor(ws)
+    if pred is None:
+        raise InputError("no behavior model in this workspace; train one with "
+                         "`adwise behavior train`.")
+    frame = read_plain(input_file)
+    if len(frame) == 0:
+        raise InputError(f"{input_file}: the file has no rows.")
+    if raw_ids and "user_id" in frame.columns:
+        frame["user_id"] = ws.pseudonyms(frame["user_id"].astype(str))
+    res = frame[[c for c in ("event_id", "user_id", "ad_id") if c in frame.columns]].copy()
+    res["p_click"] = pred.predict_ctr(frame)
+    cvr = pred.predict_cvr(frame)
+    if cvr is not None:
+        res["p_convert"] = cvr
+        res["p_click_and_convert"] = res["p_click"] * cvr
+    if explain:
+        reasons = pred.explain(frame, k=explain)
+        res["reasons"] = [
+            "; ".join(f"{n} {v:+.3f}" for n, v in r) for r in reasons
+        ]
+    if out:
+        if out.suffix.lower() in (".parquet", ".pq"):
+            res.to_parquet(out, index=False)
+        else:
+            res.to_csv(out, index=False)
+    if json_:
+        emit_json({"version": pred.version, "rows": len(res),
+                   "predictions": res.head(1000).to_dict(orient="records"),
+                   "truncated": len(res) > 1000, "out": str(out) if out else None})
+        return
+    console.print(f"scored {len(res):,} rows with behavior {pred.version}; mean p_click "
+                  f"{res['p_click'].mean():.4f}" + (f"; written to {out}" if out else ""))
+    if not out:
+        console.print(res.head(20).to_string(index=False))

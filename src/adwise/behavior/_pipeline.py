@@ -1,0 +1,419 @@
+"""Behaviour pipeline: features from the workspace, time-based evaluation, registry, serving.
+
+All I/O of the capability lives here; :class:`~adwise.behavior._model.CTRModel` is pure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from adwise._exceptions import InputError
+from adwise.behavior._features import (
+    add_smoothed,
+    event_features,
+    feature_columns,
+    latest_history,
+)
+from adwise.behavior._model import CTRModel, check_binary_target
+
+__all__ = [
+    "BehaviorPredictor",
+    "TrainResult",
+    "evaluate_files",
+    "evaluate_predictions",
+    "load_predictor",
+    "read_plain",
+    "train_workspace",
+]
+
+log = logging.getLogger(__name__)
+CAPABILITY = "behavior"
+CRITEO_COLUMNS = ["label"] + [f"I{i}" for i in range(1, 14)] + [f"C{i}" for i in range(1, 27)]
+
+
+# ====================================================================== plain files
+def read_plain(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
+    """Read a training/test file: CSV/TSV/Parquet/JSONL, or Criteo's raw format.
+
+    ``fmt="criteo"``: tab-separated, no header, columns ``label, I1..I13, C1..C26`` (the
+    Kaggle Display Advertising Challenge files).  Avazu's CSV is read as it is.
+    """
+    from adwise.data import read_table
+
+    p = Path(path)
+    if fmt == "criteo":
+        if not p.is_file():
+            raise InputError(f"{p}: no such file.")
+        try:
+            df = pd.read_csv(p, sep="\t", header=None, names=CRITEO_COLUMNS,
+                             dtype={f"C{i}": str for i in range(1, 27)})
+        except pd.errors.EmptyDataError:
+            df = pd.DataFrame(columns=CRITEO_COLUMNS)
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise InputError(
+                f"{p}: cannot be read as Criteo TSV (label, I1..I13, C1..C26, no header): "
+                f"{str(exc).splitlines()[0]}"
+            ) from exc
+        return df
+    if fmt not in (None, "csv", "tsv", "parquet", "jsonl"):
+        raise InputError(f"--format must be csv, tsv, parquet, jsonl or criteo; got {fmt!r}.")
+    return read_table(p, fmt=fmt)
+
+
+def _split_xy(df: pd.DataFrame, target: str, file: str) -> tuple[pd.DataFrame, np.ndarray]:
+    if len(df) == 0:
+        raise InputError(f"{file}: the file has no rows; give a file with labelled rows.")
+    if target not in df.columns:
+        raise InputError(
+            f"{file}: no target column {target!r}; columns are: "
+            f"{', '.join(map(str, df.columns[:30]))}. Name the label with --target."
+        )
+    y = check_binary_target(df[target], name=f"{file}: column {target!r}")
+    return df.drop(columns=[target]), y
+
+
+def evaluate_predictions(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+    """Every classification metric plus the reliability curve (10 uniform bins)."""
+    from adwise.metrics import binary_report, reliability_curve
+
+    rep = binary_report(y, p, threshold=threshold)
+    rc = reliability_curve(y, p, n_bins=10)
+    rep["reliability"] = {k: np.asarray(v).tolist() for k, v in rc.items()}
+    return rep
+
+
+def evaluate_files(
+    train: str | Path,
+    test: str | Path,
+    target: str,
+    model: str = "gbdt",
+    fmt: str | None = None,
+    categorical: Sequence[str] | None = None,
+    numeric: Sequence[str] | None = None,
+    seed: int = 0,
+    n_jobs: int = 1,
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit on ``train``, evaluate on ``test``; return the DESIGN.md metric keys and more.
+
+    The test file must have every training column (extra columns are ignored); unseen
+    category values are encoded as rare (see :meth:`CTRModel.predict_ctr`).
+    """
+    tr = read_plain(train, fmt)
+    te = read_plain(test, fmt)
+    Xtr, ytr = _split_xy(tr, target, str(train))
+    Xte, yte = _split_xy(te, target, str(test))
+    missing = [c for c in Xtr.columns if c not in Xte.columns]
+    if missing:
+        raise InputError(
+            f"{test}: lacks column(s) of the training file: {', '.join(map(str, missing[:10]))}"
+            ". Give the test file the same columns as the training file."
+        )
+    Xte = Xte[list(Xtr.columns)]
+    m = CTRModel(model=model, categorical=list(categorical) if categorical else None,
+                 numeric=list(numeric) if numeric else None, random_state=seed,
+                 n_jobs=n_jobs, **(params or {}))
+    t0 = time.perf_counter()
+    m.fit(Xtr, ytr)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    p = m.predict_ctr(Xte)
+    pred_s = time.perf_counter() - t0
+    rep = evaluate_predictions(yte, p)
+    out = {
+        "auc": rep["auc"],
+        "logloss": rep["logloss"],
+        "ece": rep["ece"],
+        "rows_train": len(Xtr),
+        "rows_test": len(Xte),
+        "fit_seconds": fit_s,
+        "predict_rows_per_second": len(Xte) / pred_s if pred_s > 0 else None,
+        "pr_auc": rep["pr_auc"],
+        "accuracy": rep["accuracy"],
+        "precision": rep["precision"],
+        "recall": rep["recall"],
+        "f1": rep["f1"],
+        "base_rate": rep["base_rate"],
+        "model": model,
+        "calibration": m.calibrator_.chosen_,
+        "categorical_columns": m.columns_.categorical,
+        "numeric_columns": m.columns_.numeric,
+        "dropped_columns": m.columns_.dropped,
+    }
+    if model == "gbdt":
+        out["top_features"] = dict(list(m.feature_importance_.items())[:10])
+    return out
+
+
+# ====================================================================== workspace training
+@dataclass
+class TrainResult:
+    """What :func:`train_workspace` did."""
+
+    metrics: dict[str, Any]
+    version: str | None
+    ctr_model: CTRModel
+    cvr_model: CTRModel | None = None
+    cvr_metrics: dict[str, Any] | None = None
+    split_ts: str | None = None
+    #: ``extra["test"]``: the test events (ids, placement, clicked) with their ``p_click``
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _time_split(df: pd.DataFrame, test_fraction: float) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Rows before / from the time cut that leaves ``test_fraction`` of the events to test."""
+    ts = pd.to_datetime(df["ts"])
+    cut = ts.quantile(1 - test_fraction)
+    test = (ts >= cut).to_numpy()
+    if test.all() or not test.any():
+        raise InputError(
+            "cannot split the events by time (they share one timestamp); give events that span "
+            "a period of time."
+        )
+    return np.flatnonzero(~test), np.flatnonzero(test), cut
+
+
+def train_workspace(
+    ws: Any,
+    model: str = "gbdt",
+    test_fraction: float = 0.2,
+    conversion: bool = True,
+    seed: int = 0,
+    n_jobs: int = 1,
+    save: bool = True,
+    params: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainResult:
+    """Build features, train pCTR (and pCVR on clicked events), evaluate on the future, save.
+
+    The events are split by time: the last ``test_fraction`` of the period is the test set
+    (train on the past, test on the future).  The saved model is the one evaluated.
+
+    Parameters
+    ----------
+    ws : Workspace
+    model : str
+        ``gbdt`` (default), ``forest``, ``tree``, ``logreg`` or ``deep``.
+    test_fraction : float
+        Share of the events (the latest) held out for the test metrics.
+    conversion : bool
+        Also train the pCVR model on clicked events when ``converted`` is present.
+    params : dict, optional
+        Extra :class:`CTRModel` parameters.
+    """
+    if not 0.0 < test_fraction < 0.9:
+        raise InputError(f"--test-fraction must be in (0, 0.9); got {test_fraction}.")
+    steps, done = 4 if conversion else 3, 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, steps)
+
+    df = event_features(ws)
+    step()
+    tr, te, cut = _time_split(df, test_fraction)
+    y_all = check_binary_target(df["clicked"], name="events: column 'clicked'")
+    prior = float(y_all[tr].mean())
+    df = add_smoothed(df, prior)
+    cols = feature_columns(df)
+    X = df[cols]
+    kw = dict(params or {})
+    ctr = CTRModel(model=model, time_ordered=True, random_state=seed, n_jobs=n_jobs, **kw)
+    ctr.fit(X.iloc[tr], y_all[tr])
+    step()
+    t0 = time.perf_counter()
+    p = ctr.predict_ctr(X.iloc[te])
+    pred_s = time.perf_counter() - t0
+    metrics = evaluate_predictions(y_all[te], p)
+    metrics.update(rows_train=len(tr), rows_test=len(te), fit_seconds=ctr.fit_seconds_,
+                   predict_rows_per_second=len(te) / pred_s if pred_s > 0 else None,
+                   calibration=ctr.calibrator_.chosen_)
+    step()
+    cvr = cvr_metrics = None
+    if conversion and "converted" in df.columns:
+        clicked = df["clicked"].to_numpy() == 1
+        conv = df["converted"].fillna(0).to_numpy()
+        tr_c = tr[clicked[tr]]
+        te_c = te[clicked[te]]
+        if len(tr_c) >= 200 and 0 < conv[tr_c].sum() < len(tr_c) and len(te_c) > 0 \
+                and 0 < conv[te_c].sum() < len(te_c):
+            cvr = CTRModel(model=model, time_ordered=True, random_state=seed, n_jobs=n_jobs,
+                           **kw)
+            cvr.fit(X.iloc[tr_c], conv[tr_c].astype(int))
+            pc = cvr.predict_ctr(X.iloc[te_c])
+            cvr_metrics = evaluate_predictions(conv[te_c].astype(int), pc)
+            cvr_metrics.update(rows_train=len(tr_c), rows_test=len(te_c))
+        else:
+            log.info("pCVR model skipped: too few clicked rows with both outcomes")
+        step()
+    version = None
+    if save:
+        version = _save(ws, ctr, cvr, metrics, cvr_metrics, prior, cols, str(cut), model, seed)
+    test_frame = df.iloc[te][["event_id", "ts", "user_id", "ad_id", "clicked"]
+                             + (["placement"] if "placement" in df.columns else [])]
+    test_frame = test_frame.assign(p_click=p)
+    return TrainResult(metrics, version, ctr, cvr, cvr_metrics, str(cut),
+                       extra={"test": test_frame.reset_index(drop=True)})
+
+
+def _save(ws: Any, ctr: CTRModel, cvr: CTRModel | None, metrics: dict, cvr_metrics: dict | None,
+          prior: float, cols: list[str], cut: str, model: str, seed: int) -> str:
+    def write(w: Any) -> None:
+        for name, m in (("ctr", ctr), ("cvr", cvr)):
+            if m is None:
+                continue
+            state, texts, pickles = m.to_artifact()
+            w.write_json(f"{name}.json", state)
+            for fname, text in texts.items():
+                w.write_text(f"{name}.{fname}", text)
+            for fname, obj in pickles.items():
+                w.write_pickle(f"{name}.{fname}", obj)
+        w.write_json("features.json", {"columns": cols, "prior": prior})
+
+    slim = {k: v for k, v in metrics.items() if k != "reliability"}
+    mv = ws.registry.save(
+        CAPABILITY, write,
+        params={"model": model, "seed": seed, **{k: v for k, v in ctr.get_params().items()
+                                                 if k not in ("categorical", "numeric")}},
+        metrics=slim,
+        data_fingerprint=ws.fingerprint("events"),
+        feature_schema={"columns": cols, "categorical": ctr.columns_.categorical,
+                        "numeric": ctr.columns_.numeric},
+        extra={
+            "split_ts": cut,
+            "reliability": metrics.get("reliability"),
+            "feature_importance": getattr(ctr, "feature_importance_", None),
+            "calibration": ctr.calibrator_.to_dict() | {"params": None},
+            "neg_sample_rate": ctr.neg_sample_rate,
+            "cvr_metrics": None if cvr_metrics is None else
+            {k: v for k, v in cvr_metrics.items() if k != "reliability"},
+            "has_cvr": cvr is not None,
+        },
+    )
+    return mv.version
+
+
+# ====================================================================== serving
+def _load_model(reader: Any, name: str) -> CTRModel | None:
+    if not reader.has(f"{name}.json"):
+        return None
+    state = reader.read_json(f"{name}.json")
+    texts, pickles = {}, {}
+    prefix = f"{name}."
+    for fname in reader.metadata.get("files", {}):
+        if not fname.startswith(prefix) or fname == f"{name}.json":
+            continue
+        short = fname[len(prefix):]
+        if short.endswith(".pkl"):
+            pickles[short] = reader.read_pickle(fname)
+        else:
+            texts[short] = reader.read_text(fname)
+    return CTRModel.from_artifact(state, texts, pickles)
+
+
+class BehaviorPredictor:
+    """A loaded behaviour model that scores event-like rows.
+
+    The frame needs ``user_id`` (pseudonymised, as stored), ``ad_id``, ``ts`` (optional: now)
+    and ``placement``; other context columns are optional (missing ones count as missing
+    values).  User and ad attributes and each user's / ad's history up to the latest stored
+    event are joined here.  Unknown users or ads get no attributes and an empty history.
+    """
+
+    def __init__(self, ws: Any, ctr: CTRModel, cvr: CTRModel | None, columns: list[str],
+                 prior: float, version: str) -> None:
+        self.ctr = ctr
+        self.cvr = cvr
+        self.columns = columns
+        self.prior = prior
+        self.version = version
+        users = [c for c in ws.columns("users") if c not in ("text",)]
+        ads = [c for c in ws.columns("ads") if c not in ("headline", "description")]
+        self._users = ws.table("users", users).set_index("user_id")
+        self._users.columns = [f"user_{c}" for c in self._users.columns]
+        self._ads = ws.table("ads", ads).set_index("ad_id")
+        self._ad_cat = self._ads["category"] if "category" in self._ads.columns else None
+        self._ads.columns = [f"ad_{c}" for c in self._ads.columns]
+        hist = latest_history(ws)
+        self._hist_user = hist["user"].set_index("user_id")
+        self._hist_ad = hist["ad"].set_index("ad_id")
+        self._hist_uc = hist.get("user_cat")
+
+    def features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's input rows for ``frame``."""
+        from adwise.data import parse_timestamps
+
+        if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
+            raise InputError("give at least one row with user_id and ad_id.")
+        for c in ("user_id", "ad_id"):
+            if c not in frame.columns:
+                raise InputError(f"the rows lack column {c!r}; give user_id and ad_id.")
+        f = frame.reset_index(drop=True).copy()
+        f["user_id"] = f["user_id"].astype(str)
+        f["ad_id"] = f["ad_id"].astype(str)
+        if "ts" in f.columns:
+            ts = parse_timestamps(f["ts"])
+            if ts.isna().any():
+                raise InputError("column 'ts' has values that are not timestamps.")
+        else:
+            ts = pd.Series(pd.Timestamp.now(tz="UTC").tz_localize(None), index=f.index)
+        f["hour"] = ts.dt.hour.to_numpy()
+        f["weekday"] = ts.dt.day_of_week.to_numpy()
+        f = f.join(self._users, on="user_id").join(self._ads, on="ad_id")
+        f = f.join(self._hist_user, on="user_id").join(self._hist_ad, on="ad_id")
+        if self._hist_uc is not None and self._ad_cat is not None:
+            f["ad_category"] = f["ad_id"].map(self._ad_cat)
+            f = f.merge(self._hist_uc, on=["user_id", "ad_category"], how="left")
+        for h in ("user", "ad", "user_cat"):
+            for k in ("impressions", "clicks"):
+                c = f"{h}_past_{k}"
+                f[c] = f[c].fillna(0).astype(float) if c in f.columns else 0.0
+        f = add_smoothed(f, self.prior)
+        for c in self.columns:
+            if c not in f.columns:
+                f[c] = np.nan
+        return f[self.columns]
+
+    def predict_ctr(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated click probabilities, one per row."""
+        return self.ctr.predict_ctr(self.features(frame))
+
+    def predict_cvr(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Calibrated P(convert | click), or ``None`` when no pCVR model was trained."""
+        if self.cvr is None:
+            return None
+        return self.cvr.predict_ctr(self.features(frame))
+
+    def expected_value(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """pCTR x pCVR: the probability that an impression converts (``None`` without pCVR)."""
+        cvr = self.predict_cvr(frame)
+        return None if cvr is None else self.predict_ctr(frame) * cvr
+
+    def explain(self, frame: pd.DataFrame, k: int = 5) -> list[list[tuple[str, float]]]:
+        """Top-``k`` (feature, log-odds contribution) per row (TreeSHAP; ``gbdt`` only)."""
+        return self.ctr.explain(self.features(frame), k=k)
+
+
+def load_predictor(ws: Any) -> BehaviorPredictor | None:
+    """The promoted behaviour model of ``ws`` ready to score, or ``None`` when none is trained."""
+    reg = ws.registry
+    if reg.current(CAPABILITY) is None:
+        return None
+    reader = reg.load(CAPABILITY)
+    ctr = _load_model(reader, "ctr")
+    if ctr is None:
+        return None
+    cvr = _load_model(reader, "cvr")
+    feats = reader.read_json("features.json")
+    return BehaviorPredictor(ws, ctr, cvr, feats["columns"], float(feats["prior"]),
+                             reg.current(CAPABILITY))

@@ -1,0 +1,138 @@
+"""CTRModel unit, known-answer and bad-input tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adwise import NotFittedError, ParameterError
+from adwise._exceptions import InputError
+from adwise.behavior import Calibrator, CTRModel, detect_columns, downsampling_correction
+from adwise.metrics import expected_calibration_error, roc_auc
+
+
+def _data(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    slot = rng.choice(["top", "side", "feed"], n)
+    site = rng.choice([f"s{i}" for i in range(80)], n)
+    x = rng.normal(size=n)
+    site_eff = {f"s{i}": e for i, e in enumerate(np.random.default_rng(1).normal(0, 1, 80))}
+    logit = -1.5 + np.where(slot == "top", 1.0, 0.0) + 0.8 * x + pd.Series(site).map(site_eff)
+    p = 1 / (1 + np.exp(-logit.to_numpy()))
+    y = (rng.random(n) < p).astype(int)
+    return pd.DataFrame({"slot": slot, "site": site, "x": x, "noise": rng.normal(size=n)}), y, p
+
+
+def test_param_error_message():
+    X, y, _ = _data(500)
+    with pytest.raises(ParameterError) as e:
+        CTRModel(model="xgb").fit(X, y)
+    assert str(e.value) == (
+        "CTRModel: parameter 'model' must be one of 'gbdt', 'forest', 'tree', 'logreg', "
+        "'deep'; got 'xgb' (str)."
+    )
+    with pytest.raises(ParameterError, match=r"parameter 'neg_sample_rate' must be a float in "
+                                              r"\(0, 1\]; got 0 \(int\)"):
+        CTRModel(neg_sample_rate=0).fit(X, y)
+
+
+def test_not_fitted():
+    with pytest.raises(NotFittedError, match="This CTRModel is not fitted yet"):
+        CTRModel().predict_ctr(pd.DataFrame({"a": [1]}))
+
+
+def test_gbdt_learns_and_is_calibrated():
+    X, y, p_true = _data(6000)
+    m = CTRModel(n_estimators=300).fit(X.iloc[:4000], y[:4000])
+    p = m.predict_ctr(X.iloc[4000:])
+    auc, oracle = roc_auc(y[4000:], p), roc_auc(y[4000:], p_true[4000:])
+    assert auc > oracle - 0.03
+    assert expected_calibration_error(y[4000:], p) < 0.04
+    imp = m.feature_importance_
+    assert set(list(imp)[:3]) == {"slot", "site", "x"}
+    assert list(imp)[-1] == "noise" and imp["noise"] < 0.15
+    assert m.predict_proba(X.head(3)).shape == (3, 2)
+    assert set(np.unique(m.predict(X.head(50)))) <= {0, 1}
+
+
+@pytest.mark.parametrize("model", ["tree", "forest", "logreg"])
+def test_baselines_give_usable_probabilities(model):
+    X, y, _p_true = _data(3000)
+    m = CTRModel(model=model, forest_trees=40).fit(X.iloc[:2000], y[:2000])
+    p = m.predict_ctr(X.iloc[2000:])
+    assert p.min() > 0 and p.max() < 1
+    assert roc_auc(y[2000:], p) > 0.65
+    with pytest.raises(InputError, match="explanations need model 'gbdt'"):
+        m.explain(X.head(2))
+
+
+def test_explain_top_k_sums_to_margin():
+    X, y, _ = _data(3000)
+    m = CTRModel(n_estimators=100, n_folds=1).fit(X, y)
+    ex = m.explain(X.head(4), k=2)
+    assert len(ex) == 4 and all(len(r) == 2 for r in ex)
+    assert ex[0][0][0] in {"slot", "site", "x", "noise"}
+    contrib = m.contributions(X.head(4))
+    assert list(contrib.columns) == ["slot", "site", "x", "noise"]
+
+
+def test_unseen_categories_and_artifact_roundtrip():
+    X, y, _ = _data(2000)
+    m = CTRModel(n_estimators=50, n_folds=2).fit(X, y)
+    new = X.head(3).assign(site=["never-seen", None, "s1"])
+    p = m.predict_ctr(new)
+    assert np.isfinite(p).all()
+    state, texts, pickles = m.to_artifact()
+    m2 = CTRModel.from_artifact(state, texts, pickles)
+    np.testing.assert_allclose(m2.predict_ctr(new), p, rtol=1e-9)
+
+
+def test_bad_input_messages():
+    X, y, _ = _data(500)
+    with pytest.raises(InputError, match=r"must be binary \(0/1\) for classification; found 2"):
+        CTRModel().fit(X, np.where(y == 1, 2, 0))
+    with pytest.raises(InputError, match="every row is 0"):
+        CTRModel().fit(X, np.zeros(len(X), int))
+    with pytest.raises(InputError, match="no training rows"):
+        CTRModel().fit(X.iloc[:0], y[:0])
+    with pytest.raises(InputError, match="no usable feature columns: a: all values are missing"):
+        CTRModel().fit(pd.DataFrame({"a": [np.nan] * len(y)}), y)
+    m = CTRModel(n_estimators=20, n_folds=1).fit(X, y)
+    with pytest.raises(InputError, match="lacks column\\(s\\) the model was trained on: site"):
+        m.predict_ctr(X.drop(columns=["site"]))
+
+
+def test_detect_columns_rules():
+    df = pd.DataFrame({"id": np.arange(200), "c": ["a", "b"] * 100, "k": [1, 2] * 100,
+                       "f": np.linspace(0, 1, 200), "const": 1, "nan": np.nan})
+    plan = detect_columns(df)
+    assert plan.categorical == ["c", "k"] and plan.numeric == ["f"]
+    assert plan.dropped == {"id": "every value is distinct (looks like a row id)",
+                            "const": "a single distinct value", "nan": "all values are missing"}
+    assert detect_columns(df, numeric=["k"]).numeric == ["k", "f"]
+    with pytest.raises(InputError, match="named numeric but holds values that are not numbers"):
+        detect_columns(df, numeric=["c"])
+
+
+def test_calibration_known_answer():
+    rng = np.random.default_rng(3)
+    p_true = rng.uniform(0.01, 0.6, 20000)
+    y = (rng.random(20000) < p_true).astype(int)
+    q = 1 / (1 + np.exp(-(2.5 * np.log(p_true / (1 - p_true)) + 1.0)))  # miscalibrated
+    c = Calibrator("platt").fit(q, y)
+    # Platt inverts the distortion: a = 1/2.5, b = -1/2.5
+    assert c.params_["a"] == pytest.approx(0.4, abs=0.03)
+    assert c.params_["b"] == pytest.approx(-0.4, abs=0.06)
+    auto = Calibrator("auto").fit(q, y)
+    assert auto.chosen_ in ("platt", "isotonic")
+    assert expected_calibration_error(y, auto.transform(q)) < 0.01
+
+
+def test_downsampling_correction_recovers_rate():
+    rng = np.random.default_rng(0)
+    y = (rng.random(200000) < 0.02).astype(int)
+    keep = (y == 1) | (rng.random(len(y)) < 0.1)  # keep 10 % of negatives
+    p_sampled = y[keep].mean()
+    assert downsampling_correction(np.array([p_sampled]), 0.1)[0] == pytest.approx(0.02, rel=0.05)
+    assert downsampling_correction(np.array([0.3]), 1.0)[0] == 0.3
