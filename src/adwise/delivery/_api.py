@@ -1,0 +1,65 @@
+"""REST face: ``POST /delivery/recommend`` and ``POST /delivery/rank``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RecommendRequest(BaseModel):
+    users: list[str] = Field(..., min_length=1, max_length=1000,
+                             description="User ids as in your logs.")
+    k: int = Field(5, ge=1, le=100)
+    candidates: list[str] | None = Field(None, max_length=10000)
+    placement: str | None = None
+    progress: float = Field(1.0, ge=0.0, le=1.0,
+                            description="Elapsed share of the pacing period.")
+
+
+class AdScore(BaseModel):
+    ad_id: str
+    campaign_id: str
+    pricing: str
+    p_ctr: float
+    p_cvr: float
+    bid: float | None
+    cpa_bid: float | None
+    expected_value: float
+    eligible: bool
+    reason: str
+    factors: dict[str, Any]
+
+
+class UserRecommendation(BaseModel):
+    user_id: str
+    known_user: bool
+    source: str
+    ads: list[AdScore]
+
+
+class RecommendResponse(BaseModel):
+    model_version: str | None
+    recommendations: list[UserRecommendation]
+
+
+def router(state: Any):
+    from fastapi import APIRouter
+
+    from adwise.delivery._pipeline import load_delivery, recommend
+
+    r = APIRouter(tags=["delivery"])
+
+    @r.post("/delivery/recommend", response_model=RecommendResponse)
+    def recommend_ads(req: RecommendRequest) -> RecommendResponse:
+        """Best ads per user by expected value (pCTR x bid, pCTR x pCVR x CPA bid), with
+        frequency caps and budget pacing, and a per-ad breakdown."""
+        d = state.model("delivery", load_delivery)
+        ctx: dict[str, Any] = {"progress": req.progress}
+        if req.placement:
+            ctx["placement"] = req.placement
+        recs = recommend(state.workspace, req.users, k=req.k, candidates=req.candidates,
+                         context=ctx, delivery=d)
+        return RecommendResponse(model_version=d.version, recommendations=recs)
+
+    return r

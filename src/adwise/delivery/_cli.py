@@ -1,0 +1,104 @@
+"""``adwise delivery train|evaluate|recommend`` (a thin face over the pipeline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from adwise._exceptions import InputError
+from adwise.cli._common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace, progress
+
+app = typer.Typer(help="Which ad should this user see?", no_args_is_help=True)
+
+
+@app.command()
+def train(
+    model: str = typer.Option("hybrid", "--model", help="hybrid, ease, item_knn, als, bpr, "
+                              "content or popularity."),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Fit the recommender (clicks) and click model (impressions); save and promote them."""
+    from adwise.delivery._pipeline import train_workspace
+
+    ws = open_workspace(workspace)
+    with progress("delivery: training") as cb:
+        res = train_workspace(ws, model=model, progress=cb)
+    if json_:
+        emit_json(res)
+        return
+    m = res["metrics"]
+    console.print(f"delivery {res['version']} saved: {res['n_users']:,} users, "
+                  f"{res['n_items']:,} ads")
+    for key in ("ndcg@10", "precision@10", "coverage@10", "click_auc"):
+        if key in m:
+            console.print(f"  {key} (last 20 % of time) = {m[key]:.4f}")
+
+
+@app.command()
+def evaluate(
+    train_file: Path = typer.Option(None, "--train", help="Training file (else the workspace)."),
+    test_file: Path = typer.Option(None, "--test", help="Test file."),
+    task: str = typer.Option(..., "--task", help="rating or ranking."),
+    user_col: str = typer.Option("user_id", "--user-col"),
+    item_col: str = typer.Option("ad_id", "--item-col"),
+    rating_col: str = typer.Option(None, "--rating-col"),
+    k: int = typer.Option(10, "--k", min=1),
+    model: str = typer.Option(None, "--model", help="rating: blend|mf; ranking: hybrid|ease|"
+                              "item_knn|als|bpr|content|popularity."),
+    rating_scale: str = typer.Option(None, "--rating-scale", help="LOW,HIGH (default: the "
+                                     "training data's range); ratings outside are refused."),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Evaluate on plain files (--train/--test) or on the workspace (last 20 % of time)."""
+    from adwise.delivery._pipeline import evaluate_files, evaluate_workspace, parse_scale
+
+    scale = parse_scale(rating_scale)
+    if (train_file is None) != (test_file is None):
+        raise InputError("give both --train and --test, or neither (to use the workspace).")
+    if task not in ("rating", "ranking"):
+        raise InputError(f"--task must be rating or ranking; got {task!r}.")
+    if train_file is not None:
+        res = evaluate_files(train_file, test_file, task, user_col, item_col, rating_col, k,
+                             model, scale)
+    else:
+        res = evaluate_workspace(open_workspace(workspace), task, k, model, scale)
+    if json_:
+        emit_json(res)
+        return
+    for name, v in res.items():
+        console.print(f"{name:>14} {v:.4f}")
+
+
+@app.command()
+def recommend(
+    user: list[str] = typer.Option(..., "--user", help="User id as in your logs (repeatable)."),
+    k: int = typer.Option(5, "--k", min=1),
+    candidates: str = typer.Option(None, "--candidates", help="Comma-separated ad ids."),
+    placement: str = typer.Option(None, "--placement"),
+    period_progress: float = typer.Option(1.0, "--progress", min=0.0, max=1.0,
+                                          help="Elapsed share of the pacing period."),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Best ads for users by expected value, with the per-ad breakdown."""
+    from adwise.delivery._pipeline import recommend as run
+
+    ws = open_workspace(workspace)
+    ctx: dict = {"progress": period_progress}
+    if placement:
+        ctx["placement"] = placement
+    cands = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
+    res = run(ws, user, k=k, candidates=cands, context=ctx)
+    if json_:
+        emit_json({"recommendations": res})
+        return
+    for r in res:
+        console.print(f"[bold]{r['user_id']}[/bold]"
+                      + ("" if r["known_user"] else " (new user: popularity fallback)"))
+        for a in r["ads"]:
+            flag = "" if a["eligible"] else f"  [not served: {a['reason']}]"
+            console.print(f"  {a['ad_id']:>10} {a['pricing']} EV {a['expected_value']:.4f} "
+                          f"pCTR {a['p_ctr']:.3%} pCVR {a['p_cvr']:.2%}{flag}")

@@ -1,0 +1,777 @@
+"""Implicit-feedback recommenders (impressions, clicks, conversions) with cold-start fallbacks.
+
+Every model here shares one contract (:class:`ImplicitRecommender`):
+
+* ``fit(users, items, weights=None, item_features=None, user_groups=None)`` on interaction rows;
+  the catalogue is every item seen in the rows plus every item of ``item_features`` (so an ad
+  with text and a category but no events yet is part of it);
+* ``score(users)`` -> one row of scores over the catalogue per user;
+* ``recommend(users, k, exclude_seen=True, candidates=None)`` -> ranked item ids per user.
+
+Users unknown at fit time get the **fallback**: the popularity of items within their group
+(``user_groups``, e.g. a segment or region, when the caller knows it) or, failing that, the
+global popularity.  Items that had no interaction at fit time are scored by content only
+(:class:`ContentRecommender` and :class:`HybridRecommender`); the collaborative models give
+them their lowest score.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from adwise._exceptions import InputError
+from adwise._params import Interval, Predicate
+from adwise.base import AdwiseEstimator, check_is_fitted
+from adwise.delivery._common import IdIndex, as_ids, blas_threads, check_lengths, top_k
+
+__all__ = [
+    "EASE",
+    "BPRRecommender",
+    "ContentRecommender",
+    "HybridRecommender",
+    "ImplicitALSRecommender",
+    "ImplicitRecommender",
+    "ItemKNNRecommender",
+    "PopularityRecommender",
+    "make_recommender",
+]
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 2048
+
+
+class ImplicitRecommender(AdwiseEstimator):
+    """Base class: id handling, seen-item exclusion, fallbacks, top-k. Subclasses implement
+    ``_fit(X)`` on the CSR users x items matrix and ``_score_rows(user_codes)``."""
+
+    def fit(
+        self,
+        users: Any,
+        items: Any,
+        weights: Any = None,
+        item_features: pd.DataFrame | None = None,
+        user_groups: Mapping[Any, Any] | None = None,
+    ) -> ImplicitRecommender:
+        """Fit on interaction rows.
+
+        Parameters
+        ----------
+        users, items : array-like of ids
+        weights : array-like of float >= 0, optional
+            Interaction strengths (e.g. 1 per click, more for a conversion); repeated
+            ``(user, item)`` pairs are summed.  Default 1 per row.
+        item_features : DataFrame, optional
+            Indexed by item id, columns ``text`` and/or ``category``; its items join the
+            catalogue (cold items).  Used by content scoring.
+        user_groups : mapping user id -> group, optional
+            Groups for the popularity fallback of users unknown later.
+        """
+        self._validate_params()
+        owner = type(self).__name__
+        t0 = time.perf_counter()
+        uidx, u = IdIndex.encode(users, "users", owner)
+        items_arr = items.to_numpy() if hasattr(items, "to_numpy") else np.asarray(items)
+        if item_features is not None:
+            extra = np.asarray(item_features.index.to_numpy(), dtype=object)
+            iidx, codes = IdIndex.encode(
+                np.concatenate([np.asarray(items_arr, dtype=object), extra]), "items", owner
+            )
+            i = codes[: len(items_arr)]
+        else:
+            iidx, i = IdIndex.encode(items_arr, "items", owner)
+        w = None
+        if weights is not None:
+            w = np.asarray(weights, dtype=np.float64).ravel()
+            if not np.isfinite(w).all() or (w < 0).any():
+                bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
+                raise InputError(
+                    f"{owner}: weights must be finite and >= 0; row {bad} has {w[bad]!r}. "
+                    "Fix: clean the weight column."
+                )
+        check_lengths(owner, users=u, items=i, weights=w)
+        X = sp.csr_matrix(
+            (np.ones(len(u)) if w is None else w, (u, i)), shape=(len(uidx), len(iidx))
+        )
+        X.sum_duplicates()
+        X.eliminate_zeros()
+        self.users_, self.items_ = uidx.values, iidx.values
+        self._uidx, self._iidx = uidx, iidx
+        self.interactions_ = X
+        counts = np.asarray((X > 0).sum(axis=0)).ravel().astype(np.float64)
+        self.item_popularity_ = counts
+        self.warm_items_ = counts > 0
+        self._fit_groups(user_groups, X)
+        self._fit(X, item_features)
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    # ------------------------------------------------------------------ fallbacks
+    def _fit_groups(self, user_groups: Mapping[Any, Any] | None, X: sp.csr_matrix) -> None:
+        self.group_popularity_: dict[str, np.ndarray] = {}
+        if not user_groups:
+            return
+        g = pd.Series({str(k): str(v) for k, v in user_groups.items()})
+        per_user = g.reindex(self.users_).to_numpy(dtype=object)
+        B = (X > 0).astype(np.float64)
+        for grp in pd.unique(per_user[pd.notna(per_user)]):
+            rows = np.flatnonzero(per_user == grp)
+            self.group_popularity_[str(grp)] = np.asarray(B[rows].sum(axis=0)).ravel()
+
+    def _fallback_rows(self, groups: Sequence[Any] | None, n: int) -> np.ndarray:
+        base = np.log1p(self.item_popularity_)
+        out = np.tile(base, (n, 1))
+        if groups is not None:
+            for r, grp in enumerate(groups):
+                gp = self.group_popularity_.get(str(grp)) if grp is not None else None
+                if gp is not None:
+                    # group popularity first, global popularity breaks ties
+                    out[r] = np.log1p(gp) + 1e-3 * base
+        return out
+
+    # ------------------------------------------------------------------ scoring
+    def _fit(self, X: sp.csr_matrix, item_features: pd.DataFrame | None) -> None:
+        raise NotImplementedError
+
+    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def user_codes(self, users: Any) -> np.ndarray:
+        """Codes of user ids (-1 for users unknown at fit time)."""
+        check_is_fitted(self, "interactions_")
+        if getattr(self, "_uidx", None) is None:
+            self._uidx, self._iidx = IdIndex(self.users_), IdIndex(self.items_)
+        return self._uidx.codes(users, "users", type(self).__name__)
+
+    def item_codes(self, items: Any) -> np.ndarray:
+        check_is_fitted(self, "interactions_")
+        if getattr(self, "_iidx", None) is None:
+            self._uidx, self._iidx = IdIndex(self.users_), IdIndex(self.items_)
+        return self._iidx.codes(items, "items", type(self).__name__)
+
+    def _scores_codes(self, uc: np.ndarray, groups: Sequence[Any] | None = None) -> np.ndarray:
+        out = np.empty((len(uc), len(self.items_)))
+        known = uc >= 0
+        if known.any():
+            out[known] = self._score_rows(uc[known])
+        if (~known).any():
+            g = None if groups is None else [groups[j] for j in np.flatnonzero(~known)]
+            out[~known] = self._fallback_rows(g, int((~known).sum()))
+        return out
+
+    def score(self, users: Any, groups: Sequence[Any] | None = None) -> np.ndarray:
+        """Scores over the catalogue (:attr:`items_` order), one row per user (higher is
+        better; unknown users get the popularity fallback)."""
+        check_is_fitted(self, "interactions_")
+        return self._scores_codes(self.user_codes(users), groups)
+
+    def recommend(
+        self,
+        users: Any,
+        k: int = 10,
+        exclude_seen: bool = True,
+        candidates: Any = None,
+        groups: Sequence[Any] | None = None,
+    ) -> list[np.ndarray]:
+        """Top-``k`` item ids per user, best first.
+
+        Parameters
+        ----------
+        users : array-like of ids
+        k : int, default 10
+        exclude_seen : bool, default True
+            Leave out items the user interacted with at fit time.
+        candidates : array-like of item ids, optional
+            Rank only these (ids unknown to the catalogue are ignored).
+        groups : sequence, optional
+            One group per user, for the fallback of unknown users.
+        """
+        check_is_fitted(self, "interactions_")
+        if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
+            raise InputError(f"{type(self).__name__}.recommend: k must be an int >= 1; got {k!r}.")
+        uc = self.user_codes(users)
+        allowed = None
+        if candidates is not None:
+            cc = self.item_codes(candidates)
+            allowed = np.zeros(len(self.items_), dtype=bool)
+            allowed[cc[cc >= 0]] = True
+        out: list[np.ndarray] = []
+        ids = self.items_
+        for lo in range(0, len(uc), _CHUNK):
+            part = uc[lo : lo + _CHUNK]
+            g = None if groups is None else list(groups[lo : lo + _CHUNK])
+            S = self._scores_codes(part, g)
+            if exclude_seen:
+                rows = np.flatnonzero(part >= 0)
+                sub = self.interactions_[part[rows]]
+                r_idx = np.repeat(rows, np.diff(sub.indptr))
+                S[r_idx, sub.indices] = -np.inf
+            if allowed is not None:
+                S[:, ~allowed] = -np.inf
+            top = top_k(S, k)
+            vals = np.take_along_axis(S, top, axis=1)
+            for t, v in zip(top, vals, strict=True):
+                out.append(ids[t[np.isfinite(v)]])
+        return out
+
+
+# ---------------------------------------------------------------------- models
+class PopularityRecommender(ImplicitRecommender):
+    """Most-interacted items first (the fallback every other model uses for new users)."""
+
+    def _fit(self, X, item_features) -> None:
+        self.scores_ = np.log1p(self.item_popularity_)
+
+    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
+        return np.tile(self.scores_, (len(uc), 1))
+
+
+class EASE(ImplicitRecommender):
+    """Embarrassingly Shallow Autoencoder (Steck 2019), closed form.
+
+    .. math::
+
+        P = (X^\\top X + \\lambda I)^{-1},\\qquad B = I - P\\,\\mathrm{diag}(1/\\mathrm{diag}(P)),
+        \\qquad \\hat S = X B
+
+    with binarised ``X``; ``B`` has a zero diagonal.  Memory is ``n_items^2``.
+
+    Parameters
+    ----------
+    reg : float, default 250.0
+        :math:`\\lambda`.
+    max_items : int, default 20000
+        Refuse catalogues larger than this (the item x item matrix would not fit).
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "reg": [Interval(float, 0, None, closed="neither")],
+        "max_items": [Interval(int, 1, None)],
+    }
+
+    def __init__(self, reg: float = 250.0, max_items: int = 20000) -> None:
+        self.reg = reg
+        self.max_items = max_items
+
+    def _fit(self, X, item_features) -> None:
+        n = X.shape[1]
+        if n > self.max_items:
+            raise InputError(
+                f"EASE: {n} items exceed max_items={self.max_items} (an n_items^2 matrix); use "
+                "item_knn or als, or raise max_items."
+            )
+        from scipy.linalg import lapack
+
+        Xb = (X > 0).astype(np.float32)
+        G = (Xb.T @ Xb).toarray().astype(np.float32)
+        G[np.diag_indices(n)] += np.float32(self.reg)
+        # SPD inverse by Cholesky (potrf + potri): about half the work of an LU inverse
+        with blas_threads(1):
+            c, info = lapack.spotrf(G, lower=1, overwrite_a=1)
+            if info == 0:
+                P, info = lapack.spotri(c, lower=1, overwrite_c=1)
+        if info != 0:  # pragma: no cover - G is SPD for reg > 0
+            raise InputError(f"EASE: the Gram matrix could not be inverted (LAPACK info {info}).")
+        P = np.tril(P) + np.tril(P, -1).T
+        B = P / (-np.diag(P))
+        B[np.diag_indices(n)] = 0.0
+        self.item_weights_ = B
+        self._Xb = Xb.tocsr()
+
+    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
+        return np.asarray(self._Xb[uc] @ self.item_weights_, dtype=np.float64)
+
+
+class ItemKNNRecommender(ImplicitRecommender):
+    """Item-based k-nearest neighbours with shrunk cosine similarity (Sarwar et al. 2001).
+
+    :math:`s_{ij} = \\frac{x_i^\\top x_j}{\\lVert x_i\\rVert \\lVert x_j\\rVert + h}`, each
+    item keeps its ``n_neighbors`` most similar items, and a user's score of ``j`` is
+    :math:`\\sum_{i \\in I(u)} s_{ij}`.
+
+    Parameters
+    ----------
+    n_neighbors : int, default 100
+    shrink : float, default 10.0
+        ``h`` above.
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_neighbors": [Interval(int, 1, None)],
+        "shrink": [Interval(float, 0, None, closed="left")],
+    }
+
+    def __init__(self, n_neighbors: int = 100, shrink: float = 10.0) -> None:
+        self.n_neighbors = n_neighbors
+        self.shrink = shrink
+
+    def _fit(self, X, item_features) -> None:
+        Xb = (X > 0).astype(np.float64).tocsc()
+        norms = np.sqrt(np.asarray(Xb.power(2).sum(axis=0)).ravel())
+        co = (Xb.T @ Xb).tocsr()
+        co.setdiag(0)
+        co.eliminate_zeros()
+        co = co.tocoo()
+        data = co.data / (norms[co.row] * norms[co.col] + self.shrink + 1e-12)
+        S = sp.csr_matrix((data, (co.row, co.col)), shape=co.shape)
+        # keep the top n_neighbors per column (the neighbours that vote for item j)
+        S = _top_per_row(S.T.tocsr(), self.n_neighbors).T.tocsr()
+        self.similarity_ = S
+        self._Xb = Xb.tocsr()
+
+    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
+        return np.asarray((self._Xb[uc] @ self.similarity_).todense())
+
+
+def _top_per_row(S: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    rows, cols, vals = [], [], []
+    for r in range(S.shape[0]):
+        lo, hi = S.indptr[r], S.indptr[r + 1]
+        if hi == lo:
+            continue
+        d, c = S.data[lo:hi], S.indices[lo:hi]
+        if hi - lo > k:
+            keep = np.argpartition(-d, k - 1)[:k]
+            d, c = d[keep], c[keep]
+        rows.append(np.full(len(c), r))
+        cols.append(c)
+        vals.append(d)
+    if not rows:
+        return sp.csr_matrix(S.shape)
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=S.shape
+    )
+
+
+class ImplicitALSRecommender(ImplicitRecommender):
+    """Weighted-ALS for implicit feedback (Hu, Koren & Volinsky 2008) from ``implicit``.
+
+    Confidence ``1 + alpha * x_ui``; BLAS is capped to one thread around the fit.
+
+    Parameters
+    ----------
+    factors : int, default 64
+    regularization : float, default 0.05
+    alpha : float, default 1.0
+    iterations : int, default 15
+    random_state : int, default 0
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "factors": [Interval(int, 1, None)],
+        "regularization": [Interval(float, 0, None, closed="left")],
+        "alpha": [Interval(float, 0, None, closed="neither")],
+        "iterations": [Interval(int, 1, None)],
+        "random_state": [Interval(int, 0, None)],
+    }
+
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 1.0,
+        iterations: int = 15,
+        random_state: int = 0,
+    ) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.random_state = random_state
+
+    def _fit(self, X, item_features) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        with blas_threads(1):
+            model = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.random_state,
+                num_threads=1,
+            )
+            model.fit(X.astype(np.float32).tocsr(), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors)
+        self.item_factors_ = np.asarray(model.item_factors)
+
+    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
+        return self.user_factors_[uc] @ self.item_factors_.T
+
+
+class BPRRecommender(ImplicitRecommender):
+    """Bayesian Personalised Ranking (Rendle et al. 2009) from ``implicit``.
+
+    Parameters
+    ----------
+    factors : int, default 100
+    learning_rate : float, default 0.01
+    regularization : float, default 0.01
+    iterations : int, default 100
+    random_state : int, default 0
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "factors": [Interval(int, 1, None)],
+        "learning_rate": [Interval(float, 0, None, closed="neither")],
+        "regularization": [Interval(float, 0, None, closed="left")],
+        "iterations": [Interval(int, 1, None)],
+        "random_state": [Interval(int, 0, None)],
+    }
+
+    def __init__(
+        self,
+        factors: int = 100,
+        learning_rate: float = 0.01,
+        regularization: float = 0.01,
+        iterations: int = 100,
+        random_state: int = 0,
+    ) -> None:
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.iterations = iterations
+        self.random_state = random_state
+
+    def _fit(self, X, item_features) -> None:
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        with blas_threads(1):
+            model = BayesianPersonalizedRanking(
+                factors=self.factors,
+                learning_rate=self.learning_rate,
+                regularization=self.regularization,
+                iterations=self.iterations,
+                random_state=self.random_state,
+                num_threads=1,
+            )
+            model.fit((X > 0).astype(np.float32).tocsr(), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors)
+        self.item_factors_ = np.asarray(model.item_factors)
+
+    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
+        return self.user_factors_[uc] @ self.item_factors_.T
+
+
+class ContentRecommender(ImplicitRecommender):
+    """Content filtering: ad text (TF-IDF) and category against each user's engagement profile.
+
+    Item vectors are L2-normalised TF-IDF of ``text`` (word 1-2-grams, sublinear tf) joined
+    with a one-hot ``category`` block weighted by ``category_weight``; a user's profile is the
+    interaction-weighted mean of the vectors of the items she engaged with, and the score of an
+    item is the cosine between profile and item.  Items with features but no interactions
+    (a brand-new ad) are scored like any other, so they can be served the day they launch.
+
+    Parameters
+    ----------
+    category_weight : float, default 1.0
+    max_features : int, default 20000
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "category_weight": [Interval(float, 0, None, closed="left")],
+        "max_features": [Interval(int, 1, None)],
+    }
+
+    def __init__(self, category_weight: float = 1.0, max_features: int = 20000) -> None:
+        self.category_weight = category_weight
+        self.max_features = max_features
+
+    def _fit(self, X, item_features) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.preprocessing import normalize
+
+        if item_features is None:
+            raise InputError(
+                "ContentRecommender: item_features is required (a DataFrame indexed by item id "
+                "with a 'text' and/or 'category' column)."
+            )
+        feats = item_features.copy()
+        feats.index = feats.index.astype(str)
+        feats = feats[~feats.index.duplicated(keep="last")].reindex(self.items_)
+        blocks = []
+        if "text" in feats.columns:
+            text = feats["text"].astype(object).where(feats["text"].notna(), "").astype(str)
+            self.vectorizer_ = TfidfVectorizer(
+                ngram_range=(1, 2), sublinear_tf=True, max_features=self.max_features, min_df=1
+            )
+            blocks.append(normalize(self.vectorizer_.fit_transform(text.to_numpy())))
+        if "category" in feats.columns and self.category_weight > 0:
+            cat = feats["category"].astype(object).where(feats["category"].notna(), "?")
+            codes, uniq = pd.factorize(cat.astype(str))
+            onehot = sp.csr_matrix(
+                (np.full(len(codes), self.category_weight), (np.arange(len(codes)), codes)),
+                shape=(len(codes), len(uniq)),
+            )
+            blocks.append(onehot)
+            self.categories_ = np.asarray(uniq, dtype=object)
+        if not blocks:
+            raise InputError(
+                "ContentRecommender: item_features needs a 'text' or 'category' column; got "
+                f"{', '.join(map(str, item_features.columns)) or 'none'}."
+            )
+        F = normalize(sp.hstack(blocks).tocsr())
+        self.item_vectors_ = F
+        W = X.copy()
+        W.data = np.log1p(W.data)
+        prof = normalize(W @ F)
+        self.user_profiles_ = sp.csr_matrix(prof)
+
+    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
+        return np.asarray((self.user_profiles_[uc] @ self.item_vectors_.T).todense())
+
+    def score_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores of the catalogue for free-text profiles (e.g. a new user's stated interests)."""
+        from sklearn.preprocessing import normalize
+
+        check_is_fitted(self, "item_vectors_")
+        if not hasattr(self, "vectorizer_"):
+            return np.zeros((len(texts), len(self.items_)))
+        T = self.vectorizer_.transform([str(t) for t in texts])
+        pad = sp.csr_matrix((T.shape[0], self.item_vectors_.shape[1] - T.shape[1]))
+        return np.asarray((normalize(sp.hstack([T, pad])) @ self.item_vectors_.T).todense())
+
+
+_COMPONENTS = {
+    "popularity": PopularityRecommender,
+    "ease": EASE,
+    "item_knn": ItemKNNRecommender,
+    "als": ImplicitALSRecommender,
+    "bpr": BPRRecommender,
+    "content": ContentRecommender,
+}
+_WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def _standardise(S: np.ndarray) -> np.ndarray:
+    mu = S.mean(axis=1, keepdims=True)
+    sd = S.std(axis=1, keepdims=True)
+    return (S - mu) / np.where(sd > 0, sd, 1.0)
+
+
+def _is_components(v: Any) -> bool:
+    return (
+        isinstance(v, tuple | list)
+        and len(v) > 0
+        and all(isinstance(c, str) and c in _COMPONENTS for c in v)
+    )
+
+
+class HybridRecommender(ImplicitRecommender):
+    """A blend of collaborative and content recommenders, weights learned on validation.
+
+    Each component's scores are standardised per user (zero mean, unit variance over the
+    catalogue) and summed with weights :math:`w_c \\ge 0`.  The weights are found by
+    coordinate ascent over a grid, maximising NDCG@``k`` (seen items excluded) on an inner
+    validation split: ``validation_size`` of each user's interactions, the most recent ones
+    when ``order`` is given to ``fit``, else a random draw; then every component is refitted
+    on all rows.  Items without interactions (cold items) get the content component's score
+    only, scaled by the total weight, so a new ad competes on its text and category.
+
+    Parameters
+    ----------
+    components : tuple of str, default ("ease", "item_knn", "als", "content", "popularity")
+        Names from ``popularity``, ``ease``, ``item_knn``, ``als``, ``bpr``, ``content``
+        (``content`` is skipped when no ``item_features`` are given).
+    component_params : dict or None
+        ``{name: {param: value}}`` passed to each component.
+    validation_size : float, default 0.2
+    k : int, default 10
+        Cut-off of the validation NDCG.
+    min_gain : float, default 0.005
+        Relative validation gain a weight change must bring to be kept (guards against
+        fitting the blend to validation noise).
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    weights_ : dict
+        Learned weight per component.
+    validation_ndcg_ : dict
+        Validation NDCG@k of each component alone and of the blend.
+    components_ : dict
+        Fitted components.
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "components": [Predicate(_is_components, f"a tuple of names from {sorted(_COMPONENTS)}")],
+        "component_params": [None, dict],
+        "validation_size": [Interval(float, 0, 0.5, closed="neither")],
+        "k": [Interval(int, 1, None)],
+        "min_gain": [Interval(float, 0, 1)],
+        "random_state": [Interval(int, 0, None)],
+    }
+
+    def __init__(
+        self,
+        components: tuple[str, ...] = ("ease", "item_knn", "als", "content", "popularity"),
+        component_params: dict | None = None,
+        validation_size: float = 0.2,
+        k: int = 10,
+        min_gain: float = 0.005,
+        random_state: int = 0,
+    ) -> None:
+        self.min_gain = min_gain
+        self.components = components
+        self.component_params = component_params
+        self.validation_size = validation_size
+        self.k = k
+        self.random_state = random_state
+
+    def fit(
+        self,
+        users: Any,
+        items: Any,
+        weights: Any = None,
+        item_features: pd.DataFrame | None = None,
+        user_groups: Mapping[Any, Any] | None = None,
+        order: Any = None,
+    ) -> HybridRecommender:
+        """Learn blend weights on an inner split, then refit the components on all rows.
+
+        ``order`` (optional, e.g. timestamps) makes the inner split chronological per user.
+        """
+        self._order = None
+        if order is not None:
+            owner = type(self).__name__
+            frame = pd.DataFrame(
+                {
+                    "u": as_ids(users, "users", owner),
+                    "i": as_ids(items, "items", owner),
+                    "t": pd.Series(np.asarray(order)).rank(method="first").to_numpy(),
+                }
+            )
+            if len(frame) == len(np.asarray(order)):
+                self._order = frame.groupby(["u", "i"])["t"].max()
+        return super().fit(users, items, weights, item_features, user_groups)
+
+    def _make(self, name: str) -> ImplicitRecommender:
+        params = (self.component_params or {}).get(name, {})
+        return _COMPONENTS[name](**params)
+
+    def _names(self, item_features: pd.DataFrame | None) -> list[str]:
+        return [c for c in self.components if c != "content" or item_features is not None]
+
+    def _fit(self, X, item_features) -> None:
+        from adwise.metrics import ndcg_at_k
+
+        names = self._names(item_features)
+        if not names:
+            raise InputError(
+                "HybridRecommender: no usable component ('content' needs item_features)."
+            )
+        coo = X.tocoo()
+        u, i, w = coo.row, coo.col, coo.data
+        # inner split: per user, the last (or a random) validation_size share of the items
+        rng = np.random.default_rng(self.random_state)
+        key = rng.random(len(u))
+        if self._order is not None:
+            pairs = pd.MultiIndex.from_arrays([self.users_[u], self.items_[i]])
+            key = self._order.reindex(pairs).to_numpy(dtype=float)
+            key = np.where(np.isnan(key), -1.0, key)
+        order = np.lexsort((key, u))
+        u_s = u[order]
+        starts = np.searchsorted(u_s, u_s, side="left")
+        ends = np.searchsorted(u_s, u_s, side="right")
+        pos = np.arange(len(u_s)) - starts
+        cnt = ends - starts
+        n_val = np.where(cnt >= 2, np.maximum(1, np.floor(cnt * self.validation_size)), 0)
+        n_val = n_val.astype(int)
+        is_val = np.zeros(len(u), dtype=bool)
+        is_val[order] = pos >= (ends - starts) - n_val
+        self.weights_ = {n: 1.0 for n in names}
+        self.validation_ndcg_: dict[str, float] = {}
+        val_users = np.unique(u[is_val])
+        if len(val_users) >= 5 and len(names) > 1:
+            ids_u, ids_i = self.users_, self.items_
+            inner_feats = item_features
+            Z = {}
+            for n in names:
+                m = self._make(n).fit(
+                    ids_u[u[~is_val]], ids_i[i[~is_val]], w[~is_val], item_features=inner_feats
+                )
+                # align the inner model's catalogue with ours
+                S = np.full((len(val_users), len(ids_i)), np.nan)
+                cols = m.item_codes(ids_i)
+                ok = cols >= 0
+                S[:, ok] = m.score(ids_u[val_users])[:, cols[ok]]
+                S = np.where(np.isnan(S), np.nanmin(S, axis=1, keepdims=True), S)
+                Z[n] = _standardise(S)
+            seen = sp.csr_matrix(
+                (np.ones((~is_val).sum()), (u[~is_val], i[~is_val])), shape=X.shape
+            )[val_users]
+            rel_rows = pd.Series(i[is_val]).groupby(u[is_val]).agg(list)
+            relevant = [rel_rows.get(uu, []) for uu in val_users]
+            warm_inner = np.bincount(i[~is_val], minlength=X.shape[1]) > 0
+            r_idx = np.repeat(np.arange(len(val_users)), np.diff(seen.indptr))
+
+            def ndcg(wts: dict[str, float]) -> float:
+                S = self._blend(Z, wts, warm_inner)
+                S[r_idx, seen.indices] = -np.inf
+                return ndcg_at_k(top_k(S, self.k), relevant, self.k)
+
+            for n in names:
+                self.validation_ndcg_[n] = ndcg({m: float(m == n) for m in names})
+            best_name = max(names, key=lambda n: self.validation_ndcg_[n])
+            wts = {n: float(n == best_name) for n in names}
+            best = self.validation_ndcg_[best_name]
+            for _ in range(2):
+                for n in names:
+                    for g in _WEIGHT_GRID:
+                        trial = {**wts, n: g}
+                        if sum(trial.values()) == 0:
+                            continue
+                        s = ndcg(trial)
+                        # a change must beat the current blend clearly (validation is noisy)
+                        if s > best * (1.0 + self.min_gain):
+                            best, wts = s, trial
+            self.weights_ = wts
+            self.validation_ndcg_["hybrid"] = best
+            log.info("hybrid weights %s (validation ndcg %.4f)", wts, best)
+        self.components_ = {
+            n: self._make(n).fit(
+                self.users_[u], self.items_[i], w, item_features=item_features
+            )
+            for n in names
+            if self.weights_.get(n, 0) > 0
+        }
+
+    def _blend(
+        self, Z: dict[str, np.ndarray], wts: dict[str, float], warm: np.ndarray
+    ) -> np.ndarray:
+        total = sum(wts.values())
+        S = np.zeros_like(next(iter(Z.values())))
+        for n, z in Z.items():
+            if wts.get(n, 0) > 0:
+                S += wts[n] * z
+        if "content" in Z and (~warm).any():
+            S[:, ~warm] = total * Z["content"][:, ~warm]
+        return S
+
+    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
+        ids = self.users_[uc]
+        Z = {}
+        for n, m in self.components_.items():
+            S = m.score(ids)
+            cols = m.item_codes(self.items_)
+            Z[n] = _standardise(S[:, cols])
+        return self._blend(Z, self.weights_, self.warm_items_)
+
+
+def make_recommender(name: str, **params: Any) -> ImplicitRecommender:
+    """A recommender by name: ``hybrid`` or one of the components."""
+    if name == "hybrid":
+        return HybridRecommender(**params)
+    if name not in _COMPONENTS:
+        raise InputError(
+            f"unknown ranking model {name!r}; use one of: hybrid, {', '.join(_COMPONENTS)}."
+        )
+    return _COMPONENTS[name](**params)
+

@@ -1,0 +1,206 @@
+"""Unit tests of the delivery estimators (explicit, implicit, decision)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adwise import InputError, NotFittedError, ParameterError
+from adwise.delivery import (
+    EASE,
+    BiasedMF,
+    ContentRecommender,
+    DeliveryPlanner,
+    HybridRecommender,
+    ItemKNNRecommender,
+    PopularityRecommender,
+    RatingBlend,
+    cross_validate,
+)
+from adwise.metrics import rmse
+
+
+def _low_rank(n_users=200, n_items=120, k=3, density=0.3, noise=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    P, Q = rng.normal(0, 0.7, (n_users, k)), rng.normal(0, 0.7, (n_items, k))
+    bu, bi = rng.normal(0, 0.4, n_users), rng.normal(0, 0.4, n_items)
+    mask = rng.random((n_users, n_items)) < density
+    u, i = np.nonzero(mask)
+    r = 3.0 + bu[u] + bi[i] + np.einsum("ij,ij->i", P[u], Q[i]) + rng.normal(0, noise, len(u))
+    return np.char.add("u", u.astype(str)), np.char.add("i", i.astype(str)), np.clip(r, -2, 8)
+
+
+def test_biased_mf_recovers_low_rank_ratings():
+    u, i, r = _low_rank()
+    test = np.random.default_rng(1).random(len(r)) < 0.2
+    m = BiasedMF(n_factors=3, reg=0.02, reg_bias=1.0, n_iter=15, rating_scale=(-2, 8))
+    m.fit(u[~test], i[~test], r[~test])
+    err = rmse(r[test], m.predict(u[test], i[test]))
+    base = rmse(r[test], np.full(test.sum(), r[~test].mean()))
+    assert err < 0.45  # noise sd is 0.3
+    assert err < 0.5 * base
+
+
+def test_biased_mf_fallback_for_unknown_ids_and_clipping():
+    m = BiasedMF(n_factors=2, n_iter=5, rating_scale=(1, 5)).fit(
+        ["a", "a", "b", "b"], ["x", "y", "x", "z"], [5, 4, 1, 2]
+    )
+    x = list(m.items_).index("x")
+    new_user = m.predict(["nobody"], ["x"])[0]
+    assert new_user == pytest.approx(np.clip(m.global_mean_ + m.item_bias_[x], 1, 5))
+    assert m.predict(["nobody"], ["nothing"])[0] == pytest.approx(m.global_mean_)
+    pred = m.predict(["a", "b"], ["z", "y"])
+    assert ((pred >= 1) & (pred <= 5)).all()
+
+
+def test_ratings_outside_scale_are_refused():
+    with pytest.raises(InputError) as exc:
+        BiasedMF(rating_scale=(1, 5)).fit(["a", "b", "c"], ["x", "y", "z"], [3, 7, 0])
+    assert str(exc.value) == (
+        "BiasedMF: 2 rating(s) lie outside the declared scale [1, 5], e.g. row 1 (value 7). "
+        "Fix: correct those rows or declare the scale the data uses (rating_scale=(low, high); "
+        "CLI: --rating-scale LOW,HIGH)."
+    )
+
+
+def test_parameter_errors_and_not_fitted():
+    with pytest.raises(ParameterError) as exc:
+        BiasedMF(n_factors=0).fit(["a"], ["x"], [1.0])
+    assert str(exc.value) == (
+        "BiasedMF: parameter 'n_factors' must be an int in [1, 512]; got 0 (int)."
+    )
+    with pytest.raises(ParameterError) as exc:
+        EASE(reg=-1.0).fit(["a"], ["x"])
+    assert str(exc.value) == "EASE: parameter 'reg' must be a float in (0, inf); got -1.0 (float)."
+    with pytest.raises(NotFittedError):
+        BiasedMF().predict(["a"], ["x"])
+    with pytest.raises(NotFittedError):
+        EASE().recommend(["a"])
+
+
+def test_rating_blend_tunes_and_cross_validate_reports_folds():
+    u, i, r = _low_rank(n_users=150, n_items=80)
+    blend = RatingBlend(n_factors=3, rating_scale=(-2, 8)).fit(u, i, r)
+    assert blend.best_params_["reg"] in (0.04, 0.06, 0.08, 0.11, 0.15)
+    assert "blend" in blend.validation_rmse_
+    cv = cross_validate(BiasedMF(n_factors=3, reg=0.04, rating_scale=(-2, 8)), u, i, r, k=5)
+    assert len(cv["rmse"]) == len(cv["mae"]) == 5
+    assert cv["mean_rmse"] < 0.6
+
+
+def test_ease_matches_closed_form():
+    rng = np.random.default_rng(0)
+    X = (rng.random((30, 8)) < 0.4).astype(float)
+    u, i = np.nonzero(X)
+    m = EASE(reg=2.0).fit(u, i)
+    order = [int(x) for x in m.items_]
+    Xo = X[:, order]
+    P = np.linalg.inv(Xo.T @ Xo + 2.0 * np.eye(8))
+    B = np.eye(8) - P / np.diag(P)
+    users = [int(x) for x in m.users_]
+    expect = X[users][:, order] @ B
+    np.testing.assert_allclose(m.score(m.users_), expect, rtol=1e-3, atol=1e-4)
+
+
+def test_recommend_excludes_seen_and_new_users_get_popularity():
+    users = ["a", "a", "b", "b", "c", "c", "c", "d"]
+    items = ["x", "y", "x", "z", "x", "y", "w", "x"]
+    m = ItemKNNRecommender(n_neighbors=5).fit(users, items)
+    rec = m.recommend(["a", "stranger"], k=3)
+    assert not set(rec[0]) & {"x", "y"}
+    assert list(rec[1][:2]) == ["x", "y"]  # most popular first
+    pop = PopularityRecommender().fit(users, items, user_groups={"a": "g1", "b": "g2"})
+    grp = pop.recommend(["new"], k=1, groups=["g2"])
+    assert grp[0][0] in {"x", "z"}
+    with pytest.raises(InputError, match="k must be an int >= 1"):
+        m.recommend(["a"], k=0)
+
+
+def test_content_scores_a_cold_item_by_category():
+    feats = pd.DataFrame(
+        {"text": ["ski trip alps", "beach trip", "laptop deal", "phone deal", "alps ski week"],
+         "category": ["travel", "travel", "tech", "tech", "travel"]},
+        index=["t1", "t2", "e1", "e2", "new"],
+    )
+    m = ContentRecommender().fit(["u1", "u1", "u2"], ["t1", "t2", "e1"], item_features=feats)
+    assert "new" in set(m.items_)
+    rec = m.recommend(["u1"], k=1, candidates=["new", "e2"])
+    assert list(rec[0]) == ["new"]
+
+
+def test_hybrid_learns_weights_and_serves_cold_items():
+    rng = np.random.default_rng(0)
+    cats = np.array(["a", "b", "c", "d"])
+    items = [f"i{j}" for j in range(40)]
+    item_cat = {it: cats[j % 4] for j, it in enumerate(items)}
+    rows = []
+    for uu in range(120):
+        fav = cats[uu % 4]
+        pool = [it for it in items[:32] if item_cat[it] == fav]
+        for it in rng.choice(pool, 5, replace=False):
+            rows.append((f"u{uu}", it))
+    df = pd.DataFrame(rows, columns=["u", "i"])
+    feats = pd.DataFrame({"text": [f"word{item_cat[it]}" for it in items],
+                          "category": [item_cat[it] for it in items]}, index=items)
+    m = HybridRecommender(components=("item_knn", "content", "popularity")).fit(
+        df.u, df.i, item_features=feats
+    )
+    assert set(m.validation_ndcg_) >= {"item_knn", "content", "popularity", "hybrid"}
+    cold = items[32:]
+    rec = m.recommend(["u0", "u1"], k=2, candidates=cold)
+    assert all(item_cat[it] == "a" for it in rec[0])
+    assert all(item_cat[it] == "b" for it in rec[1])
+
+
+def _ads():
+    return pd.DataFrame({
+        "ad_id": ["c1", "c2", "p1"],
+        "campaign_id": ["A", "B", "B"],
+        "pricing": ["cpc", "cpc", "cpa"],
+        "bid": [1.0, 2.0, np.nan],
+        "cpa_bid": [np.nan, np.nan, 50.0],
+        "budget": [10.0, 3.0, 60.0],
+    })
+
+
+def test_planner_expected_value_caps_and_breakdown():
+    ctr = {"c1": 0.05, "c2": 0.02, "p1": 0.03}
+    planner = DeliveryPlanner(
+        _ads(), lambda f: f["ad_id"].map(ctr).to_numpy(), lambda f: np.full(len(f), 0.1),
+        frequency_cap=1,
+    )
+    r = planner.rank("u", context={"progress": 0.5})
+    ev = dict(zip(r.ad_id, r.expected_value, strict=True))
+    assert ev == pytest.approx({"c1": 0.05, "c2": 0.04, "p1": 0.03 * 0.1 * 50})
+    assert list(r.ad_id) == ["p1", "c1", "c2"]
+    assert {"p_ctr", "p_cvr", "bid", "expected_value", "factors", "reason"} <= set(r.columns)
+    planner.record("u", "p1", cost=0.0)
+    r = planner.rank("u", context={"progress": 0.5})
+    assert r.iloc[-1].ad_id == "p1" and "frequency cap" in r.iloc[-1].reason
+    with pytest.raises(InputError, match="unknown candidate ad"):
+        planner.rank("u", ["zz"])
+
+
+def test_pacing_never_overspends_and_follows_the_plan():
+    planner = DeliveryPlanner(_ads(), lambda f: np.full(len(f), 1.0), frequency_cap=None)
+    rng = np.random.default_rng(0)
+    spent_at_half = None
+    for step in range(1000):
+        progress = step / 1000
+        best = planner.choose(f"user{rng.integers(100)}", context={"progress": progress})
+        if best is not None:
+            planner.record("x", best.ad_id, cost=float(best.bid) if best.bid > 0 else 1.5)
+        if step == 500:
+            spent_at_half = dict(planner.spend)
+    rep = planner.spend_report().set_index("campaign_id")
+    assert (rep.spent <= rep.budget + 1e-9).all()
+    # at half time no campaign was more than one charge ahead of the even plan
+    assert spent_at_half["A"] <= 0.5 * 10.0 + 1.0
+    assert rep.loc["A", "spent"] >= 9.0  # and the budget is still used
+
+
+def test_planner_refuses_bad_ads():
+    bad = _ads().assign(bid=[0.0, 2.0, np.nan])
+    with pytest.raises(InputError, match="ad 'c1' has no usable price"):
+        DeliveryPlanner(bad, lambda f: np.ones(len(f)))
