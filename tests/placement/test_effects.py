@@ -1,0 +1,116 @@
+"""PlacementEffects and DaypartAllocator: contract, known answers, recovery of the truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adwise import InputError, NotFittedError, ParameterError
+from adwise.placement import DaypartAllocator, PlacementEffects, fit_prior_strength
+
+
+def _events(n=40000, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"placement": rng.choice(["top", "side", "feed"], n),
+                       "hour": rng.integers(0, 24, n), "weekday": rng.integers(0, 7, n),
+                       "campaign_id": rng.choice(["c1", "c2", "c3"], n),
+                       "day": rng.integers(0, 10, n)})
+    p = 0.03 * np.where(df["placement"] == "top", 2.0, 1.0) * (1 + 0.5 * (df["hour"] >= 18))
+    df["clicked"] = (rng.random(n) < p).astype(int)
+    df["converted"] = ((df["clicked"] == 1) & (rng.random(n) < 0.2)).astype(int)
+    df["cost"] = rng.gamma(2.0, 0.01, n)
+    return df, p
+
+
+def test_bad_parameter_message():
+    with pytest.raises(ParameterError, match=r"^PlacementEffects: parameter 'ci' must be a float "
+                       r"in \(0, 1\); got 1.5 \(float\)\.$"):
+        PlacementEffects(ci=1.5).fit(_events(100)[0])
+
+
+def test_not_fitted():
+    with pytest.raises(NotFittedError):
+        PlacementEffects().recommend()
+
+
+def test_missing_column_named():
+    df = _events(100)[0].drop(columns=["placement"])
+    with pytest.raises(InputError, match="column 'placement' is missing"):
+        PlacementEffects().fit(df)
+
+
+def test_prior_strength_known_answer():
+    # cells drawn from Beta(kappa m, kappa (1-m)) with kappa = 200: EB recovers it roughly
+    rng = np.random.default_rng(1)
+    m, kappa = 0.05, 200.0
+    p = rng.beta(kappa * m, kappa * (1 - m), 400)
+    n = np.full(400, 5000)
+    y = rng.binomial(n, p)
+    k_hat = fit_prior_strength(y, n, np.full(400, m))
+    assert 120 < k_hat < 330
+    # identical cells -> effectively infinite pooling
+    y2 = rng.binomial(n, m)
+    assert fit_prior_strength(y2, n, np.full(400, m)) > 5000
+
+
+def test_shrinkage_toward_parent_and_intervals():
+    df, _ = _events()
+    m = PlacementEffects(group_col="campaign_id").fit(df)
+    fine = m.cells()
+    raw = fine["successes"] / fine["trials"]
+    parent = m.cells(by=("placement", "hour"))
+    merged = fine.merge(parent[["placement", "hour", "mean"]], on=["placement", "hour"],
+                        suffixes=("", "_parent"))
+    # posterior mean lies between the raw rate and the parent mean
+    lo = np.minimum(raw, merged["mean_parent"]) - 1e-12
+    hi = np.maximum(raw, merged["mean_parent"]) + 1e-12
+    assert ((merged["mean"] >= lo) & (merged["mean"] <= hi)).all()
+    assert (fine["low"] <= fine["mean"]).all() and (fine["mean"] <= fine["high"]).all()
+    rec = m.recommend(by=("placement", "hour"), top=6)
+    assert (rec["placement"] == "top").all() and (rec["hour"] >= 18).all()
+    assert rec["lift"].iloc[0] > 0.5
+    assert m.cells(by=("placement",), rate="cvr")["mean"].between(0.1, 0.3).all()
+    with pytest.raises(InputError, match="unknown campaign_id 'zz'"):
+        m.recommend(group="zz")
+    # JSON round trip
+    import json
+
+    m2 = PlacementEffects.from_dict(json.loads(json.dumps(m.to_dict())))
+    np.testing.assert_allclose(m2.predict(df.head(50)), m.predict(df.head(50)))
+
+
+def test_allocator_beats_current_and_respects_bounds():
+    df, _ = _events()
+    al = DaypartAllocator(elasticity=0.6).fit(df)
+    plan, s = al.allocate(budget=100.0, max_spend=3.0)
+    assert s["ratio"] >= 1.0
+    assert plan["spend"].sum() == pytest.approx(100.0)
+    assert (plan["spend"] <= 3.0 + 1e-6).all()
+    top = plan.groupby("placement")["spend"].sum()
+    assert top["top"] > top["side"]
+    with pytest.raises(InputError, match="cannot be met within the per-cell bounds"):
+        al.allocate(budget=100.0, max_spend=0.1)
+    with pytest.raises(InputError, match="column 'cost' is missing"):
+        DaypartAllocator().fit(df.drop(columns=["cost"]))
+
+
+def test_recovery_recommended_cell_near_oracle(small_world):
+    """The recommended (placement, hour) cell's true CTR >= 95 % of the best cell's."""
+    from adwise.data import load_truth, read_table
+
+    truth = load_truth(small_world)
+    ev = read_table(small_world / "events.parquet")
+    ts = pd.to_datetime(ev["ts"])
+    df = pd.DataFrame({"placement": ev["placement"].astype(str), "hour": ts.dt.hour,
+                       "weekday": ts.dt.day_of_week, "clicked": ev["clicked"]})
+    rec = PlacementEffects().fit(df).recommend(by=("placement", "hour"), top=1).iloc[0]
+    rng = np.random.default_rng(0)
+    sample = rng.choice(len(ev), 4000, replace=False)
+    u = truth.user_index(ev["user_id"].iloc[sample])
+    a = truth.ad_index(ev["ad_id"].iloc[sample])
+    w = ts.dt.day_of_week.to_numpy()[sample]
+    true = {(s, h): float(truth.p_click(u, a, truth.slot_index([s])[0], h, w).mean())
+            for s in truth.slots for h in range(24)}
+    best = max(true.values())
+    assert true[(rec["placement"], int(rec["hour"]))] >= 0.95 * best
