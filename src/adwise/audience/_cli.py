@@ -1,0 +1,220 @@
+"""``adwise audience``: segment, lookalike, uplift, export — on plain files or a workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from adwise.cli._common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace, progress
+
+app = typer.Typer(help="Whom should we target, and how do customers group?", no_args_is_help=True)
+
+
+def _k(value: str):
+    from adwise._exceptions import InputError
+
+    if value == "auto":
+        return "auto"
+    try:
+        k = int(value)
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise InputError(f"--k must be 'auto' or a positive integer; got {value!r}.")
+    return k
+
+
+def _print_segments(res: dict) -> None:
+    console.print(f"k = {res['k']}, silhouette {res['silhouette']:.3f}")
+    for p in res["profiles"]:
+        console.print(f"  [{p['segment']}] {p['description']}")
+
+
+@app.command()
+def segment(
+    data: Path = typer.Option(None, "--data", help="A file to segment (else the workspace)."),
+    id_col: str = typer.Option(None, "--id-col", help="Row id column (plain-file mode)."),
+    customer_col: str = typer.Option(None, "--customer-col", help="Transactions: customer id."),
+    date_col: str = typer.Option(None, "--date-col", help="Transactions: date."),
+    amount_col: str = typer.Option(None, "--amount-col", help="Transactions: amount."),
+    quantity_col: str = typer.Option(None, "--quantity-col", help="Transactions: quantity."),
+    price_col: str = typer.Option(None, "--price-col", help="Transactions: unit price."),
+    invoice_col: str = typer.Option(None, "--invoice-col", help="Transactions: invoice id."),
+    returns: str = typer.Option(
+        "net",
+        "--returns",
+        help="Negative quantities/amounts (returns): net (subtract from value), drop, error.",
+    ),
+    k: str = typer.Option("auto", "--k", help="'auto' (silhouette / BIC) or a number."),
+    method: str = typer.Option("kmeans", "--method", help="kmeans, minibatch or gmm."),
+    transform: str = typer.Option("log", "--transform", help="log, rank or none (plain files)."),
+    seed: int = typer.Option(0, "--seed"),
+    export: Path = typer.Option(None, "--export", help="Workspace: write user_id,segment CSV."),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Group customers; print k, silhouette, sizes and plain-words profiles."""
+    from adwise._exceptions import InputError
+    from adwise.audience import (
+        export_segments,
+        segment_file,
+        segment_transactions,
+        segment_workspace,
+    )
+
+    kk = _k(k)
+    if data is not None and customer_col is not None:
+        if date_col is None:
+            raise InputError("RFM from transactions needs --date-col as well as --customer-col.")
+        res = segment_transactions(
+            data,
+            customer_col,
+            date_col,
+            amount_col,
+            quantity_col,
+            price_col,
+            invoice_col,
+            returns,
+            kk,
+            method,
+            transform,
+            seed,
+        )
+    elif data is not None:
+        if id_col is None:
+            raise InputError(
+                "--data needs --id-col (the row id), or --customer-col/--date-col/--amount-col "
+                "for RFM from a transactions file."
+            )
+        res = segment_file(data, id_col, kk, method, transform, random_state=seed)
+    else:
+        ws = open_workspace(workspace)
+        with progress("audience: segmenting"):
+            res = segment_workspace(ws, kk, method, random_state=seed)
+        if export is not None:
+            res["export"] = export_segments(ws, export)
+    if json_:
+        emit_json(res)
+        return
+    _print_segments(res)
+
+
+@app.command()
+def lookalike(
+    data: Path = typer.Option(None, "--data", help="A file of customers (else the workspace)."),
+    id_col: str = typer.Option(None, "--id-col"),
+    seed_col: str = typer.Option(None, "--seed-col", help="0/1 or yes/no seed flag column."),
+    seed_file: Path = typer.Option(None, "--seed-file", help="Raw seed ids, one per line."),
+    campaign: str = typer.Option(None, "--campaign", help="Workspace: seed = its converters."),
+    exclude: list[str] = typer.Option(None, "--exclude", help="Column not to use (repeatable)."),
+    top: int = typer.Option(None, "--top", min=1, help="Audience size."),
+    top_percent: float = typer.Option(None, "--top-percent", min=0.01, max=100.0),
+    out: Path = typer.Option(None, "--out", help="Write the audience's ids (CSV)."),
+    seed: int = typer.Option(0, "--seed"),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Find users who look like a seed audience (seed excluded); report AUC and lift."""
+    import pandas as pd
+
+    from adwise._exceptions import InputError
+    from adwise.audience import lookalike_file, lookalike_workspace
+
+    if data is not None:
+        if id_col is None:
+            raise InputError("--data needs --id-col.")
+        res, ids = lookalike_file(
+            data,
+            id_col,
+            seed_col,
+            str(seed_file) if seed_file else None,
+            exclude,
+            top,
+            top_percent,
+            random_state=seed,
+        )
+    else:
+        ws = open_workspace(workspace)
+        res, ids = lookalike_workspace(
+            ws, str(seed_file) if seed_file else None, campaign, top, top_percent, random_state=seed
+        )
+    if out is not None:
+        pd.DataFrame({"user_id": ids}).to_csv(out, index=False)
+        res["file"] = str(out)
+    if json_:
+        emit_json(res)
+        return
+    console.print(
+        f"seed {res['seed_size']:,} -> audience {res['audience_size']:,}; held-out AUC "
+        f"{res['auc']:.3f}, expected lift@{res['lift_fraction']:.0%} {res['expected_lift']:.2f}"
+    )
+
+
+@app.command()
+def uplift(
+    train: Path = typer.Option(..., "--train"),
+    test: Path = typer.Option(..., "--test"),
+    treatment_col: str = typer.Option(..., "--treatment-col"),
+    outcome_col: str = typer.Option(..., "--outcome-col"),
+    treatment_value: str = typer.Option(
+        None, "--treatment-value", help="Level of a text treatment column meaning 'treated'."
+    ),
+    control_value: str = typer.Option(None, "--control-value", help="Level meaning control."),
+    exclude: list[str] = typer.Option(None, "--exclude", help="Column not to use (repeatable)."),
+    learner: str = typer.Option("auto", "--learner", help="auto or e.g. t-logistic, s-lightgbm."),
+    budget: float = typer.Option(None, "--budget", help="How many to target (head count)."),
+    seed: int = typer.Option(0, "--seed"),
+    json_: bool = JsonOpt,
+) -> None:
+    """Fit an uplift model; print Qini, AUUC and uplift@30 % on the test file."""
+    from adwise._exceptions import InputError
+    from adwise.audience import LEARNERS, uplift_files
+
+    if learner != "auto" and learner not in LEARNERS:
+        raise InputError(
+            f"--learner must be auto or one of {', '.join(LEARNERS)}; got {learner!r}."
+        )
+    with progress("audience: uplift"):
+        res = uplift_files(
+            train,
+            test,
+            treatment_col,
+            outcome_col,
+            learner,
+            exclude,
+            treatment_value,
+            control_value,
+            budget,
+            seed,
+        )
+    if json_:
+        emit_json(res)
+        return
+    console.print(
+        f"{res['learner']}: Qini {res['qini']:.4f}, AUUC {res['auuc']:.4f}, uplift@30% "
+        f"{res['uplift_at_30']:.4f}"
+    )
+
+
+@app.command("export")
+def export_(
+    out: Path = typer.Option(..., "--out"),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Write the saved segments (user_id,segment), withholding groups below min size."""
+    from adwise.audience import export_segments
+
+    res = export_segments(open_workspace(workspace), out)
+    if json_:
+        emit_json(res)
+        return
+    console.print(
+        f"{res['rows']:,} users in segments {res['segments']} written to {out}"
+        + (
+            f"; withheld (too small): {res['withheld_segments']}"
+            if res["withheld_segments"]
+            else ""
+        )
+    )

@@ -1,0 +1,475 @@
+"""Audience pipeline: segmentation, lookalike and uplift on plain files and on a workspace.
+
+All I/O of the capability lives here; estimators are pure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from adwise._exceptions import ContractError, InputError
+from adwise.audience._lookalike import LookalikeModel
+from adwise.audience._rfm import rfm_features
+from adwise.audience._segment import Segmenter, describe_segments
+from adwise.audience._tabular import TabularEncoder
+from adwise.audience._uplift import UpliftClassifier, check_binary, select_targets
+
+__all__ = [
+    "export_segments",
+    "load_segments",
+    "lookalike_file",
+    "lookalike_workspace",
+    "segment_file",
+    "segment_transactions",
+    "segment_workspace",
+    "uplift_files",
+    "workspace_user_features",
+]
+
+log = logging.getLogger(__name__)
+CAPABILITY = "audience"
+
+
+def _read(path: str | Path) -> pd.DataFrame:
+    from adwise.data import read_table
+
+    p = Path(path)
+    if p.name.endswith((".csv", ".csv.gz")) and p.exists():
+        # Semicolon-separated CSV (e.g. UCI bank marketing) is common: sniff the header.
+        import gzip
+
+        opener = gzip.open if p.name.endswith(".gz") else open
+        with opener(p, "rt", errors="replace") as fh:
+            head = fh.readline()
+        if head.count(";") > head.count(","):
+            return pd.read_csv(p, sep=";", low_memory=False)
+    return read_table(p)
+
+
+def _col(df: pd.DataFrame, col: str, flag: str, source: str) -> None:
+    if col not in df.columns:
+        raise ContractError(
+            source,
+            col,
+            f"not in the file (given as {flag})",
+            f"use one of the file's columns: {', '.join(map(str, df.columns[:20]))}",
+        )
+
+
+def _result(seg: Segmenter, profiles: list[dict], extra: dict | None = None) -> dict[str, Any]:
+    sizes = {str(p["segment"]): p["size"] for p in profiles}
+    return {
+        "k": int(seg.k_),
+        "silhouette": float(seg.silhouette_),
+        "sizes": sizes,
+        "profiles": profiles,
+        "k_scores": {str(k): v for k, v in seg.scores_.items()},
+        **(extra or {}),
+    }
+
+
+# ---------------------------------------------------------------------------- segmentation
+def segment_file(
+    path: str | Path,
+    id_col: str,
+    k: str | int = "auto",
+    method: str = "kmeans",
+    transform: str = "log",
+    criterion: str = "silhouette",
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Segment the rows of a file on its numeric columns (the id column excluded)."""
+    t0 = time.perf_counter()
+    df = _read(path)
+    _col(df, id_col, "--id-col", str(path))
+    X = df.drop(columns=[id_col]).select_dtypes("number")
+    X = X.loc[:, X.notna().any()]
+    if X.shape[1] == 0:
+        raise InputError(f"{path}: no numeric columns besides {id_col!r} to segment on.")
+    X = X.fillna(X.median())
+    seg = Segmenter(
+        k=k, method=method, transform=transform, criterion=criterion, random_state=random_state
+    ).fit(X)
+    profiles = describe_segments(X, seg.labels_)
+    return _result(
+        seg,
+        profiles,
+        {
+            "rows": len(X),
+            "features": list(X.columns),
+            "fit_seconds": round(time.perf_counter() - t0, 3),
+        },
+    )
+
+
+def segment_transactions(
+    path: str | Path,
+    customer_col: str,
+    date_col: str,
+    amount_col: str | None = None,
+    quantity_col: str | None = None,
+    price_col: str | None = None,
+    invoice_col: str | None = None,
+    returns: str = "net",
+    k: str | int = "auto",
+    method: str = "kmeans",
+    transform: str = "log",
+    random_state: int = 0,
+    frame: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """RFM segmentation of a transactions file (e.g. Online Retail)."""
+    t0 = time.perf_counter()
+    df = frame if frame is not None else _read(path)
+    rfm, report = rfm_features(
+        df,
+        customer_col,
+        date_col,
+        amount_col,
+        quantity_col,
+        price_col,
+        invoice_col,
+        returns,
+        source=str(path),
+    )
+    t1 = time.perf_counter()
+    seg = Segmenter(k=k, method=method, transform=transform, random_state=random_state).fit(rfm)
+    outcomes = pd.DataFrame({"value": rfm["monetary"].to_numpy()})
+    profiles = describe_segments(rfm.reset_index(drop=True), seg.labels_, outcomes=outcomes)
+    return _result(
+        seg,
+        profiles,
+        {
+            "rows": len(rfm),
+            "features": list(rfm.columns),
+            "rfm": report,
+            "rfm_seconds": round(t1 - t0, 3),
+            "fit_seconds": round(time.perf_counter() - t1, 3),
+        },
+    )
+
+
+def workspace_user_features(ws: Any, train_interests_if_missing: bool = True):
+    """Per-user features on a workspace: interest lift + context (from the interests model) and
+    behaviour counts. Returns ``(features, outcomes, interests)`` indexed by stored user id."""
+    from adwise.interests import load_interests, train_interests
+
+    try:
+        im = load_interests(ws)
+    except InputError:
+        if not train_interests_if_missing:
+            raise
+        train_interests(ws)
+        im = load_interests(ws)
+    cols = set(ws.columns("events"))
+    conv = "sum(converted)" if "converted" in cols else "0"
+    rev = "sum(revenue)" if "revenue" in cols else "0"
+    beh = ws.query(
+        f"SELECT user_id, count(*) AS impressions, sum(clicked) AS clicks, {conv} AS conversions,"
+        f" {rev} AS value FROM events GROUP BY user_id"
+    ).set_index("user_id")
+    beh.index = beh.index.astype(str)
+    lift = im.lift_frame()
+    beh = beh.reindex(lift.index).fillna(0.0).astype(float)
+    feats = pd.concat([np.log(lift.clip(lower=1e-6)).add_prefix("interest="), im.context], axis=1)
+    return feats, beh, lift
+
+
+def segment_workspace(
+    ws: Any,
+    k: str | int = "auto",
+    method: str = "kmeans",
+    k_range: tuple[int, int] = (4, 10),
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Segment the workspace's users, keep ids stable vs the previous version, save."""
+    t0 = time.perf_counter()
+    feats, beh, lift = workspace_user_features(ws)
+    # Interest, attribute and activity columns are on different scales; the segmenter
+    # standardises each; no log transform on log-lifts and shares.
+    seg = Segmenter(
+        k=k, method=method, transform="none", k_range=k_range, random_state=random_state
+    ).fit(feats)
+    try:
+        prev = ws.registry.load(CAPABILITY)
+        pm = prev.read_json("segments.json")
+        seg.align(np.asarray(pm["centers"], dtype=float), pm["features"])
+        aligned_to = prev.metadata.get("version") or str(ws.registry.current(CAPABILITY))
+    except (InputError, KeyError):
+        aligned_to = None
+    plain = feats.copy()
+    profiles = describe_segments(
+        plain.drop(columns=[c for c in plain if c.startswith(("interest=", "text="))]),
+        seg.labels_,
+        outcomes=beh,
+        interests=lift,
+    )
+    res = _result(
+        seg,
+        profiles,
+        {
+            "users": len(feats),
+            "fit_seconds": round(time.perf_counter() - t0, 3),
+            "aligned_to": aligned_to,
+        },
+    )
+    labels = seg.labels_
+    user_ids = np.asarray(feats.index, dtype=str)
+
+    def write(w):
+        w.write_json(
+            "segments.json",
+            {
+                "centers": np.nan_to_num(seg.centers_, nan=1e6).tolist(),
+                "features": seg.feature_names_,
+                "profiles": profiles,
+                "k_scores": res["k_scores"],
+                "silhouette": res["silhouette"],
+            },
+        )
+        w.write_npz("assignments.npz", user_ids=user_ids, segment=labels.astype(np.int64))
+
+    mv = ws.registry.save(
+        CAPABILITY,
+        write,
+        params={"k": k, "method": method, "k_range": list(k_range), "random_state": random_state},
+        metrics={"k": res["k"], "silhouette": res["silhouette"], "users": len(feats)},
+        data_fingerprint=ws.fingerprint("events"),
+        feature_schema=seg.feature_names_,
+    )
+    res["version"] = mv.version
+    return res
+
+
+def load_segments(ws: Any, version: str | None = None) -> tuple[pd.Series, dict[str, Any]]:
+    """The saved user -> segment assignment and the segments' metadata."""
+    r = ws.registry.load(CAPABILITY, version)
+    a = r.read_npz("assignments.npz")
+    return pd.Series(a["segment"], index=a["user_ids"], name="segment"), r.read_json(
+        "segments.json"
+    )
+
+
+def export_segments(ws: Any, out: str | Path, version: str | None = None) -> dict[str, Any]:
+    """Write ``user_id,segment`` for every segment of at least the workspace's min size.
+
+    Segments smaller than ``min_segment_size`` (k-anonymity; default 50) are withheld and
+    listed in the result; when every segment is too small the export is refused.
+    """
+    seg, _ = load_segments(ws, version)
+    min_size = ws.min_segment_size
+    sizes = seg.value_counts()
+    small = sorted(int(s) for s, n in sizes.items() if n < min_size)
+    keep = seg[~seg.isin(small)]
+    if keep.empty:
+        raise InputError(
+            f"refusing to export: every segment has fewer than {min_size} users (the workspace's"
+            " min_segment_size); segment into fewer groups or ingest more users."
+        )
+    pd.DataFrame({"user_id": keep.index, "segment": keep.to_numpy()}).to_csv(out, index=False)
+    return {
+        "file": str(out),
+        "rows": len(keep),
+        "segments": sorted(int(s) for s in keep.unique()),
+        "withheld_segments": small,
+        "min_size": min_size,
+    }
+
+
+# ---------------------------------------------------------------------------- lookalike
+def _seed_ids(path: str | Path) -> list[str]:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such seed file.")
+    lines = [x.strip() for x in p.read_text().splitlines() if x.strip()]
+    if lines and lines[0].lower() in ("user_id", "id", "customer_id"):
+        lines = lines[1:]
+    if not lines:
+        raise InputError(f"{p}: the seed file lists no ids (one id per line).")
+    return lines
+
+
+def _lookalike(
+    X: np.ndarray,
+    ids: np.ndarray,
+    is_seed: np.ndarray,
+    top_n: int | None,
+    top_percent: float | None,
+    min_size: int,
+    random_state: int,
+) -> tuple[dict[str, Any], np.ndarray]:
+    if top_n is None and top_percent is None:
+        top_percent = 10.0
+    frac = None if top_percent is None else top_percent / 100.0
+    model = LookalikeModel(random_state=random_state, lift_fraction=frac or 0.1).fit(X, is_seed)
+    chosen = model.expand(X, is_seed, top_n=top_n, top_fraction=frac)
+    res = {
+        "seed_size": int(is_seed.sum()),
+        "population": len(ids),
+        "audience_size": len(chosen),
+        "auc": float(model.auc_),
+        "expected_lift": float(model.lift_),
+        "lift_fraction": model.lift_fraction,
+        "boosting_rounds": model.best_iteration_,
+    }
+    if len(chosen) < min_size:
+        raise InputError(
+            f"refusing to export an audience of {len(chosen)} users: smaller than the minimum "
+            f"group size {min_size} (k-anonymity). Ask for a larger --top/--top-percent."
+        )
+    return res, ids[chosen]
+
+
+def lookalike_file(
+    path: str | Path,
+    id_col: str,
+    seed_col: str | None = None,
+    seed_file: str | None = None,
+    exclude_cols: list[str] | None = None,
+    top_n: int | None = None,
+    top_percent: float | None = None,
+    min_size: int = 50,
+    random_state: int = 0,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Lookalike on a plain file: every other column is a feature."""
+    df = _read(path)
+    _col(df, id_col, "--id-col", str(path))
+    ids = df[id_col].astype(str).to_numpy()
+    if (seed_col is None) == (seed_file is None):
+        raise InputError("give exactly one of --seed-col (a 0/1 or yes/no column) or --seed-file.")
+    drop = [id_col, *(exclude_cols or [])]
+    for c in exclude_cols or []:
+        _col(df, c, "--exclude", str(path))
+    if seed_col is not None:
+        _col(df, seed_col, "--seed-col", str(path))
+        s = df[seed_col]
+        if not pd.api.types.is_numeric_dtype(s):
+            s = (
+                s.astype(str)
+                .str.lower()
+                .map({"yes": 1, "no": 0, "true": 1, "false": 0, "1": 1, "0": 0})
+            )
+        is_seed = check_binary(s.to_numpy(dtype=float), seed_col, str(path))
+        drop.append(seed_col)
+    else:
+        seeds = set(_seed_ids(seed_file))
+        is_seed = np.isin(ids, list(seeds)).astype(int)
+        _check_seed_known(seeds, set(ids), str(seed_file))
+    X = TabularEncoder().fit_transform(df.drop(columns=drop))
+    return _lookalike(X, ids, is_seed, top_n, top_percent, min_size, random_state)
+
+
+def _check_seed_known(seeds: set[str], known: set[str], source: str) -> None:
+    unknown = sorted(seeds - known)
+    if len(unknown) == len(seeds):
+        raise InputError(
+            f"{source}: none of the {len(seeds)} seed ids is a known user (e.g. {unknown[0]!r}). "
+            "Give raw user ids as in your ingested files (adwise pseudonymises them itself)."
+        )
+    if unknown:
+        log.warning(
+            "%d of %d seed ids are unknown and ignored (e.g. %r)",
+            len(unknown),
+            len(seeds),
+            unknown[0],
+        )
+
+
+def lookalike_workspace(
+    ws: Any,
+    seed_file: str | None = None,
+    campaign: str | None = None,
+    top_n: int | None = None,
+    top_percent: float | None = None,
+    random_state: int = 0,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Lookalike on a workspace; seed = raw ids from a file, or a campaign's converters."""
+    feats, beh, _ = workspace_user_features(ws)
+    ids = np.asarray(feats.index, dtype=str)
+    if (seed_file is None) == (campaign is None):
+        raise InputError("give exactly one of --seed-file or --campaign.")
+    if seed_file is not None:
+        raw = _seed_ids(seed_file)
+        seeds = set(ws.pseudonyms(raw))
+        _check_seed_known(seeds, set(ids), str(seed_file))
+    else:
+        got = ws.query(
+            "SELECT DISTINCT e.user_id FROM events e JOIN ads a ON e.ad_id = a.ad_id "
+            "WHERE a.campaign_id = ? AND e.converted = 1",
+            [campaign],
+        )
+        seeds = set(got["user_id"].astype(str))
+        if not seeds:
+            raise InputError(f"campaign {campaign!r} has no converters to use as a seed.")
+    is_seed = np.isin(ids, list(seeds)).astype(int)
+    X = pd.concat([feats, np.log1p(beh)], axis=1).to_numpy(dtype=float)
+    return _lookalike(X, ids, is_seed, top_n, top_percent, ws.min_segment_size, random_state)
+
+
+# ---------------------------------------------------------------------------- uplift
+def uplift_files(
+    train: str | Path,
+    test: str | Path,
+    treatment_col: str,
+    outcome_col: str,
+    learner: str = "auto",
+    exclude_cols: list[str] | None = None,
+    treatment_value: str | None = None,
+    control_value: str | None = None,
+    budget: float | None = None,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Fit an uplift model on ``train``, report Qini / AUUC / uplift@30 % on ``test``.
+
+    The treatment column must hold 0/1 unless ``treatment_value`` (and optionally
+    ``control_value``) name its levels; rows of other levels are dropped then (e.g. Hillstrom's
+    third arm).
+    """
+    from adwise.metrics import qini_auc_score, uplift_at_k, uplift_auc_score
+
+    t0 = time.perf_counter()
+    frames = {}
+    for name, p in (("train", train), ("test", test)):
+        df = _read(p)
+        for c, flag in ((treatment_col, "--treatment-col"), (outcome_col, "--outcome-col")):
+            _col(df, c, flag, str(p))
+        if treatment_value is not None:
+            tv = df[treatment_col].astype(str)
+            keep = tv == treatment_value
+            keep |= (tv == control_value) if control_value is not None else ~keep
+            df = df.loc[keep].reset_index(drop=True)
+            df[treatment_col] = (df[treatment_col].astype(str) == treatment_value).astype(int)
+        t = check_binary(df[treatment_col].to_numpy(), treatment_col, str(p))
+        y = check_binary(df[outcome_col].to_numpy(), outcome_col, str(p))
+        drop = [treatment_col, outcome_col, *(exclude_cols or [])]
+        for c in exclude_cols or []:
+            _col(df, c, "--exclude", str(p))
+        frames[name] = (df.drop(columns=drop), y, t)
+    Xtr_df, ytr, ttr = frames["train"]
+    Xte_df, yte, tte = frames["test"]
+    enc = TabularEncoder(standardize=True).fit(Xtr_df)
+    model = UpliftClassifier(learner=learner, random_state=random_state).fit(
+        enc.transform(Xtr_df), ytr, ttr
+    )
+    fit_s = time.perf_counter() - t0
+    u = model.predict(enc.transform(Xte_df))
+    res: dict[str, Any] = {
+        "qini": qini_auc_score(yte, u, tte),
+        "auuc": uplift_auc_score(yte, u, tte),
+        "uplift_at_30": uplift_at_k(yte, u, tte, k=0.3, strategy="overall"),
+        "learner": model.learner_,
+        "cv_qini": model.cv_qini_,
+        "rows_train": len(ytr),
+        "rows_test": len(yte),
+        "fit_seconds": round(fit_s, 3),
+    }
+    if budget is not None:
+        chosen = select_targets(u, budget)
+        res["targets"] = len(chosen)
+        res["mean_predicted_uplift_of_targets"] = float(u[chosen].mean()) if len(chosen) else 0.0
+    return res

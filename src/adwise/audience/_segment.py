@@ -1,0 +1,381 @@
+"""Customer segmentation with automatic k, stable ids across retrains and plain-words profiles.
+
+Features are transformed before clustering: ``log`` applies :math:`\\log(1 + x)` to non-negative
+skewed columns (recency, frequency, monetary...), ``rank`` replaces each column by its
+percentile; both stop a handful of big spenders from forming a cluster of their own, which is
+what raw standardised RFM does.  Then every column is standardised.
+
+k is chosen over ``k_range`` by the mean silhouette (Rousseeuw 1987) on a random sample, or by
+the BIC of a Gaussian mixture (Schwarz 1978).  Segment ids are kept stable across retrains by
+matching the new centroids to the previous version's with the Hungarian algorithm
+(Kuhn 1955; ``scipy.optimize.linear_sum_assignment``) on Euclidean distance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from adwise._exceptions import InputError
+from adwise._params import Interval, Options
+from adwise.base import AdwiseEstimator, check_is_fitted
+
+__all__ = ["Segmenter", "describe_segments", "match_segments"]
+
+
+def match_segments(new_centers: np.ndarray, old_centers: np.ndarray) -> np.ndarray:
+    """Map each new cluster to an id: the matched old id, or a fresh id beyond the old ones.
+
+    Returns ``ids`` with ``ids[j]`` the stable id of new cluster ``j``.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    new_centers = np.asarray(new_centers, dtype=float)
+    old_centers = np.asarray(old_centers, dtype=float)
+    if old_centers.size == 0 or new_centers.shape[1] != old_centers.shape[1]:
+        return np.arange(len(new_centers))
+    d = np.linalg.norm(new_centers[:, None, :] - old_centers[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(d)
+    ids = np.full(len(new_centers), -1)
+    ids[rows] = cols
+    nxt = len(old_centers)
+    for j in range(len(ids)):
+        if ids[j] < 0:
+            ids[j] = nxt
+            nxt += 1
+    return ids
+
+
+class Segmenter(AdwiseEstimator):
+    """Cluster customers into segments.
+
+    Parameters
+    ----------
+    k : "auto" or int, default "auto"
+    k_range : tuple of int, default (2, 10)
+        Candidate k when ``k="auto"`` (inclusive).
+    method : {"kmeans", "minibatch", "gmm"}, default "kmeans"
+        ``"kmeans"`` switches to mini-batch k-means above 50 000 rows.
+    criterion : {"silhouette", "bic"}, default "silhouette"
+    transform : {"log", "rank", "none"}, default "log"
+    sample_size : int, default 4000
+        Rows used to compute silhouettes (exact silhouettes are quadratic in n).
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    k_ : int
+    labels_ : ndarray of int
+        Segment id per training row (stable ids after :meth:`align`).
+    centers_ : ndarray (k, n_features)
+        Centroids in the transformed, standardised space, indexed by segment id.
+    silhouette_ : float
+        Mean silhouette of the chosen clustering (on the sample).
+    scores_ : dict
+        Criterion value per candidate k.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(np.r_[rng.normal(0, 1, (200, 2)), rng.normal(8, 1, (200, 2))],
+    ...                  columns=["a", "b"])
+    >>> Segmenter(transform="none").fit(X).k_
+    2
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "k": [Options(("auto",)), Interval(int, 1, 100)],
+        "k_range": [tuple, list],
+        "method": [Options(("kmeans", "minibatch", "gmm"))],
+        "criterion": [Options(("silhouette", "bic"))],
+        "transform": [Options(("log", "rank", "none"))],
+        "sample_size": [Interval(int, 100, None)],
+        "random_state": [Interval(int, 0, None)],
+    }
+
+    def __init__(
+        self,
+        k: str | int = "auto",
+        k_range: tuple[int, int] = (2, 10),
+        method: str = "kmeans",
+        criterion: str = "silhouette",
+        transform: str = "log",
+        sample_size: int = 4000,
+        random_state: int = 0,
+    ) -> None:
+        self.k = k
+        self.k_range = k_range
+        self.method = method
+        self.criterion = criterion
+        self.transform = transform
+        self.sample_size = sample_size
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------- transform
+    def _prepare(self, X: pd.DataFrame, fit: bool) -> np.ndarray:
+        if fit:
+            self.feature_names_ = [str(c) for c in X.columns]
+            V = X.to_numpy(dtype=float)
+            self.log_cols_ = (
+                [bool(np.nanmin(V[:, j]) >= 0) for j in range(V.shape[1])]
+                if self.transform == "log"
+                else [False] * V.shape[1]
+            )
+            if self.transform == "rank":
+                self.rank_ref_ = [np.sort(V[:, j]) for j in range(V.shape[1])]
+        else:
+            missing = [c for c in self.feature_names_ if c not in X.columns]
+            if missing:
+                raise InputError(
+                    f"the data lacks feature column(s) {missing[:5]} the segmentation was "
+                    "trained with."
+                )
+            V = X[self.feature_names_].to_numpy(dtype=float)
+        V = V.copy()
+        for j in range(V.shape[1]):
+            if self.transform == "log" and self.log_cols_[j]:
+                V[:, j] = np.log1p(np.clip(V[:, j], 0, None))
+            elif self.transform == "rank":
+                ref = self.rank_ref_[j]
+                V[:, j] = np.searchsorted(ref, V[:, j], side="right") / len(ref)
+        if fit:
+            self.mean_ = V.mean(axis=0)
+            sd = V.std(axis=0)
+            self.scale_ = np.where(sd > 0, sd, 1.0)
+        return (V - self.mean_) / self.scale_
+
+    # ----------------------------------------------------------------- fit
+    def _cluster(self, Z: np.ndarray, k: int):
+        if self.method == "gmm":
+            from sklearn.mixture import GaussianMixture
+
+            m = GaussianMixture(
+                k, covariance_type="diag", n_init=2, random_state=self.random_state
+            ).fit(Z)
+            return m, m.predict(Z)
+        if self.method == "minibatch" or (self.method == "kmeans" and len(Z) > 50_000):
+            from sklearn.cluster import MiniBatchKMeans
+
+            m = MiniBatchKMeans(k, n_init=5, random_state=self.random_state, batch_size=4096)
+        else:
+            from sklearn.cluster import KMeans
+
+            m = KMeans(k, n_init=10, random_state=self.random_state)
+        return m, m.fit_predict(Z)
+
+    def fit(self, X: pd.DataFrame) -> Segmenter:
+        """Fit on a numeric DataFrame (one row per customer)."""
+        from threadpoolctl import threadpool_limits
+
+        self._validate_params()
+        with threadpool_limits(limits=1):
+            return self._fit(X)
+
+    def _fit(self, X: pd.DataFrame) -> Segmenter:
+        from sklearn.metrics import silhouette_score
+
+        if not isinstance(X, pd.DataFrame):
+            X = pd.DataFrame(np.asarray(X, dtype=float))
+        bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        if bad:
+            raise InputError(f"Segmenter: feature column(s) {bad[:5]} are not numeric.")
+        if X.isna().any().any():
+            raise InputError("Segmenter: features contain missing values; fill or drop them.")
+        lo, hi = int(self.k_range[0]), int(self.k_range[1])
+        if self.k == "auto" and not 2 <= lo <= hi:
+            raise InputError(
+                f"Segmenter: k_range must be (low, high) with 2 <= low <= high; got "
+                f"{tuple(self.k_range)}."
+            )
+        n = len(X)
+        Z = self._prepare(X, fit=True)
+        rng = np.random.default_rng(self.random_state)
+        sample = rng.choice(n, min(n, self.sample_size), replace=False)
+        ks = [self.k] if self.k != "auto" else list(range(lo, min(hi, n - 1) + 1))
+        if not ks or ks[0] >= n:
+            raise InputError(f"Segmenter: {n} rows are too few for k={ks[0] if ks else lo}.")
+        self.scores_ = {}
+        best = None
+        for k in ks:
+            model, labels = self._cluster(Z, int(k))
+            if self.criterion == "bic" and self.k == "auto":
+                from sklearn.mixture import GaussianMixture
+
+                g = (
+                    model
+                    if self.method == "gmm"
+                    else GaussianMixture(
+                        int(k), covariance_type="diag", random_state=self.random_state
+                    ).fit(Z)
+                )
+                score = -float(g.bic(Z))
+            else:
+                lab_s = labels[sample]
+                score = (
+                    float(silhouette_score(Z[sample], lab_s, random_state=self.random_state))
+                    if len(np.unique(lab_s)) > 1
+                    else float("nan")
+                )
+            self.scores_[int(k)] = score
+            if best is None or (np.isfinite(score) and score > best[0]) or not np.isfinite(best[0]):
+                best = (score, int(k), model, labels)
+        _, self.k_, self.model_, labels = best
+        lab_s = labels[sample]
+        self.silhouette_ = (
+            float(silhouette_score(Z[sample], lab_s, random_state=self.random_state))
+            if len(np.unique(lab_s)) > 1
+            else float("nan")
+        )
+        self._raw_centers = np.vstack(
+            [
+                Z[labels == j].mean(axis=0) if (labels == j).any() else np.zeros(Z.shape[1])
+                for j in range(self.k_)
+            ]
+        )
+        self.ids_ = np.arange(self.k_)
+        self._raw_labels = labels
+        self.labels_ = labels
+        self.centers_ = self._raw_centers
+        return self
+
+    def align(self, previous_centers: Any, previous_features: list[str] | None = None) -> Segmenter:
+        """Renumber segments to match a previous version's centroids (Hungarian matching)."""
+        check_is_fitted(self, "model_")
+        prev = np.asarray(previous_centers, dtype=float)
+        if previous_features is not None and list(previous_features) != self.feature_names_:
+            return self
+        ids = match_segments(self._raw_centers, prev)
+        self.ids_ = ids
+        self.labels_ = ids[self._raw_labels]
+        centers = np.zeros((int(ids.max()) + 1, self._raw_centers.shape[1]))
+        centers[:] = np.nan
+        centers[ids] = self._raw_centers
+        self.centers_ = centers
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Segment id of each row."""
+        check_is_fitted(self, "model_")
+        Z = self._prepare(X, fit=False)
+        return self.ids_[self.model_.predict(Z)]
+
+
+# --------------------------------------------------------------------------- profiles
+_HOUR_WORDS = {
+    "00_03": "late-night",
+    "03_06": "night-owl",
+    "06_09": "early-morning",
+    "09_12": "morning",
+    "12_15": "midday",
+    "15_18": "afternoon",
+    "18_21": "evening",
+    "21_24": "late-evening",
+}
+_RFM_WORDS = {
+    "recency_days": ("lapsed", "recent"),
+    "frequency": ("frequent", "one-off"),
+    "monetary": ("big-spending", "low-spend"),
+}
+
+
+def _phrase(feature: str, direction: float) -> str | None:
+    """Plain words for 'this segment is high (direction > 0) / low on feature'."""
+    if feature in _RFM_WORDS:
+        hi, lo = _RFM_WORDS[feature]
+        return hi if direction > 0 else lo
+    if feature.startswith("hours_"):
+        return _HOUR_WORDS.get(feature[6:]) if direction > 0 else None
+    if feature == "weekend_share":
+        return "weekend" if direction > 0 else "weekday"
+    if "=" in feature and not feature.startswith(("text=", "interest=")):
+        col, val = feature.split("=", 1)
+        if direction <= 0:
+            return None
+        return f"aged {val}" if col.startswith("age") else val
+    if feature.startswith(("text=", "interest=")):
+        return None
+    if feature in ("ctr", "cvr"):
+        return ("high-" if direction > 0 else "low-") + feature.upper()
+    return ("high " if direction > 0 else "low ") + feature.replace("_", " ")
+
+
+def describe_segments(
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    outcomes: pd.DataFrame | None = None,
+    interests: pd.DataFrame | None = None,
+    top: int = 3,
+) -> list[dict[str, Any]]:
+    """Readable profiles: name, size/share, outcome rates vs average, what sets each apart.
+
+    ``features`` are the (untransformed) features; ``outcomes`` optional per-row columns among
+    ``impressions``, ``clicks``, ``conversions``, ``value``; ``interests`` an optional per-row
+    lift matrix (columns are categories).  A feature sets a segment apart by its standardised
+    mean difference :math:`(\\bar x_s - \\bar x) / s_x` (Cohen's d against everyone).
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    F = features.astype(float)
+    mu, sd = F.mean(), F.std(ddof=0).replace(0, 1.0)
+    out = []
+    tot = outcomes.sum() if outcomes is not None else None
+    for s in sorted(np.unique(labels)):
+        m = labels == s
+        d = ((F[m].mean() - mu) / sd).sort_values(key=np.abs, ascending=False)
+        apart = []
+        words: list[str] = []
+        groups: set[str] = set()  # one phrase per attribute (one age band, one hour band)
+        for f, v in d.items():
+            if abs(v) < 0.25 or len(apart) >= top + 2:
+                break
+            apart.append(
+                {
+                    "feature": str(f),
+                    "effect_size": round(float(v), 2),
+                    "segment_mean": round(float(F.loc[m, f].mean()), 4),
+                    "overall_mean": round(float(mu[f]), 4),
+                }
+            )
+            w = _phrase(str(f), v)
+            group = str(f).split("=")[0] if "=" in str(f) else str(f).split("_")[0]
+            if w and w not in words and group not in groups and len(words) < 3:
+                words.append(w)
+                groups.add(group)
+        prof: dict[str, Any] = {
+            "segment": int(s),
+            "size": int(m.sum()),
+            "share": round(float(m.mean()), 4),
+            "sets_apart": apart,
+        }
+        fans = ""
+        if interests is not None and len(interests.columns):
+            li = interests[m].mean().sort_values(ascending=False)
+            prof["top_interests"] = [
+                {"interest": str(c), "lift": round(float(v), 2)} for c, v in li.head(top).items()
+            ]
+            fans = f" {li.index[0]} fans"
+        name = (" ".join(words) + fans).strip() or f"segment {s}"
+        name = name[0].upper() + name[1:]
+        prof["name"] = name
+        desc = f"{name} — {prof['share'] * 100:.0f} % of users ({prof['size']:,})"
+        if outcomes is not None:
+            o = outcomes[m].sum()
+            if "impressions" in outcomes and "clicks" in outcomes and o["impressions"] > 0:
+                ctr = o["clicks"] / o["impressions"]
+                avg = tot["clicks"] / tot["impressions"] if tot["impressions"] else np.nan
+                prof["ctr"] = round(float(ctr), 5)
+                prof["ctr_vs_average"] = round(float(ctr / avg), 2) if avg else None
+                desc += f", CTR {ctr * 100:.1f} % ({ctr / avg:.1f}x average)" if avg else ""
+            if "clicks" in outcomes and "conversions" in outcomes and o["clicks"] > 0:
+                prof["cvr"] = round(float(o["conversions"] / o["clicks"]), 4)
+            if "value" in outcomes:
+                v = float(o["value"] / m.sum())
+                avgv = float(tot["value"] / n) if n else np.nan
+                prof["value_per_customer"] = round(v, 2)
+                if avgv:
+                    desc += f", value {v:,.2f} per user ({v / avgv:.1f}x average)"
+        prof["description"] = desc
+        out.append(prof)
+    return out

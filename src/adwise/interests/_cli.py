@@ -1,0 +1,69 @@
+"""``adwise interests``: train and show per-user interests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from adwise.cli._common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace, progress
+
+app = typer.Typer(help="What does this user care about?", no_args_is_help=True)
+
+
+@app.command()
+def train(
+    half_life_days: float = typer.Option(7.0, "--half-life-days", help="Event weight halves."),
+    topics: int = typer.Option(12, "--topics", min=1, help="NMF text topics."),
+    pool_groups: int = typer.Option(7, "--pool-groups", min=0, help="Groups of similar users."),
+    seed: int = typer.Option(0, "--seed"),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Fit interests on the workspace's events, ads and users and save them."""
+    from adwise._exceptions import InputError
+    from adwise.interests import train_interests
+
+    if half_life_days <= 0:
+        raise InputError(f"--half-life-days must be > 0; got {half_life_days}.")
+    ws = open_workspace(workspace)
+    with progress("interests: fitting") as cb:
+        mv = train_interests(ws, half_life_days, topics, pool_groups, seed, progress=cb)
+    out = {"version": mv.version, **mv.metadata["metrics"]}
+    if json_:
+        emit_json(out)
+        return
+    console.print(
+        f"interests {mv.version} saved: {out['users']:,} users, {out['categories']} categories"
+    )
+
+
+@app.command()
+def show(
+    user: str = typer.Option(..., "--user", "-u", help="Raw user id, as in your files."),
+    k: int = typer.Option(3, "--k", min=1, max=50),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """A user's top interests: (interest, lift over the population, evidence) and text topics."""
+    from adwise.interests import load_interests
+
+    ws = open_workspace(workspace)
+    model = load_interests(ws)
+    sid = ws.pseudonym(user)
+    top = model.interests(sid, k)
+    topics = model.topics_of(sid, k)
+    if json_:
+        emit_json(
+            {
+                "user": user,
+                "interests": [{"interest": c, "score": s, "evidence": e} for c, s, e in top],
+                "topics": [{"topic": t, "weight": w} for t, w in topics],
+            }
+        )
+        return
+    console.print(f"[bold]{user}[/bold]")
+    for c, s, e in top:
+        console.print(f"  {c:<14} {s:5.2f}x the average   ({e})")
+    if topics:
+        console.print("  text topics: " + "; ".join(t for t, _ in topics))

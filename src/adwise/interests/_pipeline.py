@@ -1,0 +1,295 @@
+"""Interests pipeline: read the workspace, build user context, fit, save, load, look up.
+
+All I/O of the capability lives here; the estimators are pure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from adwise._exceptions import InputError
+from adwise.interests._affinity import InterestProfiler
+from adwise.interests._text import TextInterests
+
+__all__ = [
+    "InterestModel",
+    "build_user_context",
+    "fit_interests",
+    "load_interests",
+    "load_workspace_events",
+    "train_interests",
+]
+
+log = logging.getLogger(__name__)
+CAPABILITY = "interests"
+_ATTR_SKIP = {"user_id", "text"}
+
+
+def load_workspace_events(ws: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Events joined with ad category/text, plus the users and ads tables."""
+    counts = ws.row_counts()
+    if counts["events"] == 0:
+        raise InputError(
+            f"{ws.path}: the workspace has no events; ingest them with "
+            "`adwise ingest events.parquet --table events`."
+        )
+    if counts["ads"] == 0:
+        raise InputError(
+            f"{ws.path}: the workspace has no ads table; interests need ad categories. Ingest "
+            "it with `adwise ingest ads.parquet --table ads`."
+        )
+    ecols = set(ws.columns("events"))
+    acols = set(ws.columns("ads"))
+    if "category" not in acols:
+        raise InputError(f"{ws.path}: the ads table has no 'category' column; interests need it.")
+    sel = ["e.user_id", "e.ad_id", "e.ts", "e.clicked", "a.category"]
+    for c in ("converted", "revenue", "cost", "device", "placement", "treatment"):
+        if c in ecols:
+            sel.append(f"e.{c}")
+    events = ws.query(f"SELECT {', '.join(sel)} FROM events e LEFT JOIN ads a ON e.ad_id = a.ad_id")
+    ads = ws.table("ads")
+    users = ws.table("users") if counts["users"] else pd.DataFrame({"user_id": []})
+    return events, users, ads
+
+
+def _ad_text(ads: pd.DataFrame) -> pd.Series:
+    parts = [ads[c].fillna("").astype(str) for c in ("headline", "description") if c in ads]
+    if not parts:
+        return pd.Series([""] * len(ads), index=ads.index, dtype=object)
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + " " + p
+    return out
+
+
+def _user_docs(
+    events: pd.DataFrame, users: pd.DataFrame, ads: pd.DataFrame, clicked_creatives: bool = True
+) -> pd.Series:
+    """Per user: their own text plus (optionally) the headlines of the ads they clicked."""
+    head = ads.set_index("ad_id")["headline"] if "headline" in ads and clicked_creatives else None
+    docs = pd.Series("", index=pd.Index(events["user_id"].astype(str).unique()), dtype=object)
+    if head is not None:
+        clicks = events.loc[events["clicked"] == 1, ["user_id", "ad_id"]]
+        h = clicks["ad_id"].map(head).fillna("").astype(str)
+        joined = h.groupby(clicks["user_id"].astype(str)).agg(" ".join)
+        docs.loc[joined.index.intersection(docs.index)] = joined
+    if "text" in users.columns and len(users):
+        t = users.set_index(users["user_id"].astype(str))["text"].fillna("").astype(str)
+        common = t.index.intersection(docs.index)
+        docs.loc[common] = t.loc[common] + " " + docs.loc[common]
+    return docs
+
+
+def build_user_context(
+    events: pd.DataFrame, users: pd.DataFrame, text_scores: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Numeric per-user context: attributes (one-hot), hour-of-day and weekend shares, device
+    shares from events, and text category scores when given. Indexed by ``user_id``."""
+    uid = events["user_id"].astype(str)
+    index = pd.Index(uid.unique(), name="user_id")
+    blocks = []
+    ts = pd.to_datetime(events["ts"])
+    # hour of day in 8 three-hour bins, shrunk towards the population's distribution
+    hb = pd.crosstab(uid, ts.dt.hour.to_numpy() // 3).reindex(index, fill_value=0)
+    pop = hb.sum(axis=0) / hb.to_numpy().sum()
+    hs = (hb + 2 * pop).div(hb.sum(axis=1) + 2, axis=0)
+    hs.columns = [f"hours_{3 * int(c):02d}_{3 * int(c) + 3:02d}" for c in hs.columns]
+    blocks.append(np.log(hs))
+    wk = (ts.dt.day_of_week >= 5).astype(float)
+    n = uid.value_counts().reindex(index)
+    ws_ = (wk.groupby(uid).sum().reindex(index) + 2 * wk.mean()) / (n + 2)
+    blocks.append(ws_.rename("weekend_share").to_frame())
+    if len(users):
+        u = users.copy()
+        u["user_id"] = u["user_id"].astype(str)
+        u = u.set_index("user_id").reindex(index)
+        attrs = [c for c in u.columns if c not in _ATTR_SKIP]
+        for c in attrs:
+            s = u[c]
+            if pd.api.types.is_numeric_dtype(s):
+                blocks.append(s.astype(float).rename(c).to_frame())
+            elif s.nunique() <= 30:
+                blocks.append(pd.get_dummies(s.astype(str), prefix=c, prefix_sep="=").astype(float))
+    if text_scores is not None:
+        blocks.append(text_scores.reindex(index).add_prefix("text="))
+    ctx = pd.concat(blocks, axis=1)
+    return ctx.fillna(ctx.mean()).fillna(0.0)
+
+
+@dataclass
+class InterestModel:
+    """A fitted interests model: per-user lift, evidence, topics and context."""
+
+    user_ids: np.ndarray
+    categories: list[str]
+    lift: np.ndarray
+    counts: np.ndarray
+    topics: np.ndarray
+    topic_labels: list[str]
+    context: pd.DataFrame
+    params: dict[str, Any]
+    metadata: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self._index = {str(u): i for i, u in enumerate(self.user_ids)}
+
+    def has_user(self, stored_id: str) -> bool:
+        return str(stored_id) in self._index
+
+    def interests(self, stored_id: str, k: int = 3) -> list[tuple[str, float, str]]:
+        """Top-``k`` ``(interest, score, evidence)``: categories by lift over the population."""
+        i = self._index.get(str(stored_id))
+        if i is None:
+            raise InputError(
+                f"unknown user {stored_id!r}: no events for this user in the data the interests "
+                "model was trained on (retrain with `adwise interests train` after ingesting)."
+            )
+        order = np.argsort(-self.lift[i], kind="stable")[:k]
+        out = []
+        for c in order:
+            imp, clk, cv = (int(self.counts[j, i, c]) for j in range(3))
+            ev = f"{imp} impressions, {clk} clicks, {cv} conversions"
+            if clk == 0 and cv == 0:
+                ev += "; mostly inferred from similar users and text"
+            out.append((self.categories[c], round(float(self.lift[i, c]), 3), ev))
+        return out
+
+    def topics_of(self, stored_id: str, k: int = 3) -> list[tuple[str, float]]:
+        i = self._index[str(stored_id)]
+        w = self.topics[i]
+        order = np.argsort(-w)[:k]
+        return [(self.topic_labels[t], round(float(w[t]), 4)) for t in order if w[t] > 0]
+
+    def lift_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            self.lift, index=pd.Index(self.user_ids, name="user_id"), columns=self.categories
+        )
+
+
+def fit_interests(
+    events: pd.DataFrame,
+    users: pd.DataFrame,
+    ads: pd.DataFrame,
+    half_life_days: float = 7.0,
+    n_topics: int = 12,
+    pool_groups: int = 7,
+    random_state: int = 0,
+) -> tuple[InterestProfiler, TextInterests, pd.DataFrame, np.ndarray]:
+    """Fit text and behavioural interests; return the models, the context and topic weights."""
+    docs = _user_docs(events, users, ads)
+    own = _user_docs(events, users, ads, clicked_creatives=False)
+    text = TextInterests(n_topics=n_topics, random_state=random_state).fit(
+        _ad_text(ads), ads["category"].astype(str), docs
+    )
+    # Category scores from the user's own words only: clicks already count in the behaviour
+    # part, so adding the clicked headlines here would count them twice.
+    tscores = pd.DataFrame(text.category_scores(own), index=own.index, columns=text.categories_)
+    ctx = build_user_context(events, users, tscores)
+    prof = InterestProfiler(
+        half_life_days=half_life_days, pool_groups=pool_groups, random_state=random_state
+    ).fit(events, categories=sorted(ads["category"].dropna().astype(str).unique()), context=ctx)
+    topics = text.topics(docs.reindex(prof.user_ids_).fillna(""))
+    return prof, text, ctx.reindex(prof.user_ids_), topics
+
+
+def train_interests(
+    ws: Any,
+    half_life_days: float = 7.0,
+    n_topics: int = 12,
+    pool_groups: int = 7,
+    random_state: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """Fit interests on the workspace and save them to the registry; return the ModelVersion."""
+    t0 = time.perf_counter()
+    events, users, ads = load_workspace_events(ws)
+    if progress:
+        progress(1, 3)
+    prof, text, ctx, topics = fit_interests(
+        events, users, ads, half_life_days, n_topics, pool_groups, random_state
+    )
+    if progress:
+        progress(2, 3)
+    params = {
+        "half_life_days": half_life_days,
+        "n_topics": n_topics,
+        "pool_groups": pool_groups,
+        "random_state": random_state,
+    }
+    lift = prof.lift_
+    metrics = {
+        "users": len(prof.user_ids_),
+        "categories": len(prof.categories_),
+        "median_events_per_user": float(np.median(prof.counts_[0].sum(axis=1))),
+        "share_users_with_a_click": float((prof.counts_[1].sum(axis=1) > 0).mean()),
+        "fit_seconds": round(time.perf_counter() - t0, 3),
+    }
+
+    def write(w):
+        w.write_npz(
+            "interests.npz",
+            user_ids=np.asarray(prof.user_ids_, dtype=str),
+            lift=lift.astype(np.float32),
+            counts=prof.counts_.astype(np.int32),
+            topics=topics.astype(np.float32),
+            context=ctx.to_numpy(dtype=np.float32),
+        )
+        w.write_json(
+            "model.json",
+            {
+                "categories": prof.categories_,
+                "topic_labels": text.topic_labels_,
+                "context_columns": list(ctx.columns),
+                "population_share": prof.population_share_.tolist(),
+                "top_categories_by_users": _category_reach(lift, prof.categories_),
+            },
+        )
+
+    mv = ws.registry.save(
+        CAPABILITY,
+        write,
+        params=params,
+        metrics=metrics,
+        data_fingerprint=ws.fingerprint("events"),
+        feature_schema={"categories": prof.categories_, "topics": text.topic_labels_},
+    )
+    if progress:
+        progress(3, 3)
+    return mv
+
+
+def _category_reach(lift: np.ndarray, cats: list[str]) -> dict[str, int]:
+    """How many users have each category among their top three interests."""
+    top = np.argsort(-lift, axis=1)[:, :3]
+    counts = np.bincount(top.ravel(), minlength=len(cats))
+    return {c: int(n) for c, n in zip(cats, counts, strict=True)}
+
+
+def load_interests(ws: Any, version: str | None = None) -> InterestModel:
+    """Load the promoted (or a given) interests model of a workspace."""
+    reader = ws.registry.load(CAPABILITY, version)
+    arr = reader.read_npz("interests.npz")
+    meta = reader.read_json("model.json")
+    ctx = pd.DataFrame(
+        arr["context"],
+        index=pd.Index(arr["user_ids"], name="user_id"),
+        columns=meta["context_columns"],
+    )
+    return InterestModel(
+        user_ids=arr["user_ids"],
+        categories=meta["categories"],
+        lift=arr["lift"].astype(float),
+        counts=arr["counts"],
+        topics=arr["topics"],
+        topic_labels=meta["topic_labels"],
+        context=ctx,
+        params=reader.metadata.get("params", {}),
+        metadata={**reader.metadata, **meta},
+    )
