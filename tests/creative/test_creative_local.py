@@ -1,0 +1,70 @@
+"""The real packaged model (extra adwise[llm]): local backend and llama.cpp's OpenAI server."""
+
+from __future__ import annotations
+
+import pytest
+from creative_briefs import AUDIENCE_EN, AUDIENCE_ZH, BRIEF_EN, BRIEF_ZH
+
+from adwise.creative import CHECKS, Candidate, check_candidate, generate, llm_available, parse_brief
+from optional_parts import needs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _llm_installed():
+    needs(llm_available(), "the llm extra is not installed (pip install 'adwise[llm]')")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    import os
+
+    os.environ.setdefault("ADWISE_CACHE_DIR", str(tmp_path_factory.mktemp("llm-cache")))
+    from adwise.creative._backends import load_local_model
+
+    return load_local_model(threads=2)
+
+
+def _valid(res, brief, lang):
+    b = parse_brief(brief, lang)
+    acc = []
+    for c in res.creatives:
+        assert c["checks"] == dict.fromkeys(CHECKS, True)
+        cand = Candidate(c["headline"], c["description"])
+        assert check_candidate(cand, b, lang, accepted=acc).ok
+        acc.append(cand)
+
+
+@pytest.mark.parametrize(
+    ("brief", "audience", "lang"), [(BRIEF_EN, AUDIENCE_EN, "en"), (BRIEF_ZH, AUDIENCE_ZH, "zh")]
+)
+def test_local_backend_real_model(model, brief, audience, lang):
+    res = generate(
+        brief,
+        audience,
+        n=5,
+        lang=lang,
+        backend="local",
+        time_limit=90,
+        backend_options={"threads": 2, "sets": 2},
+    )
+    assert res.backend == "local"
+    assert res.stats["raw_candidates"] > 0 and res.stats["tokens"] > 0
+    assert len(res.creatives) == 5  # model creatives, topped up by the template when too few
+    _valid(res, brief, lang)
+
+
+def test_openai_backend_against_llama_cpp_server(model):
+    """xllamacpp's llama.cpp server (same packaged model) is a real OpenAI-compatible endpoint."""
+    res = generate(
+        BRIEF_EN,
+        AUDIENCE_EN,
+        n=3,
+        backend="openai",
+        time_limit=90,
+        backend_options={"base_url": model.url + "/v1"},
+    )
+    assert res.backend == "openai" and res.stats["backend_requests"] >= 1
+    assert len(res.creatives) == 3
+    _valid(res, BRIEF_EN, "en")
