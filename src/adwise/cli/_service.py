@@ -1,0 +1,113 @@
+"""``adwise serve`` and ``adwise keys``: the REST service and its API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from adwise._exceptions import InputError
+from adwise.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit_json,
+    err_console,
+    open_workspace,
+)
+
+__all__ = ["register"]
+
+keys_app = typer.Typer(help="Make, list and revoke API keys for `adwise serve`.",
+                       no_args_is_help=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str = typer.Option(..., "--name", "-n", help="Who or what uses the key."),
+    scope: str = typer.Option("read", "--scope", help="read or admin."),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Make a key and print it once (only its SHA-256 is stored)."""
+    from adwise.service import KeyStore
+
+    ws = open_workspace(workspace)
+    secret, rec = KeyStore(ws.path).create(name, scope)
+    if json_:
+        emit_json({"key": secret, **rec.public()})
+        return
+    console.print(f"API key [bold]{rec.name}[/bold] ({rec.scope}, id {rec.id}); it is shown "
+                  "only now, store it safely:")
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list(workspace: Path = WorkspaceOpt, json_: bool = JsonOpt,
+              all_: bool = typer.Option(False, "--all", help="Include revoked keys.")) -> None:
+    """The keys (name, scope, id, prefix, created, revoked); never the secrets."""
+    from adwise.service import KeyStore
+
+    keys = [k for k in KeyStore(open_workspace(workspace).path).list() if all_ or k.active]
+    if json_:
+        emit_json({"keys": [k.public() for k in keys]})
+        return
+    t = Table(title="API keys")
+    for c in ("name", "scope", "id", "prefix", "created", "revoked"):
+        t.add_column(c)
+    for k in keys:
+        t.add_row(k.name, k.scope, k.id, k.prefix + "…", k.created, k.revoked or "")
+    console.print(t)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    name_or_id: str = typer.Argument(..., help="The key's name or id."),
+    workspace: Path = WorkspaceOpt,
+) -> None:
+    """Revoke a key; a running service refuses it from the next request on."""
+    from adwise.service import KeyStore
+
+    rec = KeyStore(open_workspace(workspace).path).revoke(name_or_id)
+    console.print(f"revoked {rec.name} ({rec.id})")
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535),
+    workspace: Path = WorkspaceOpt,
+    max_body: int = typer.Option(1_048_576, "--max-body", min=1024,
+                                 help="Largest request body in bytes (else 413)."),
+    generation_timeout: float = typer.Option(30.0, "--generation-timeout", min=0.1,
+                                             help="Seconds a generation request may take."),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+) -> None:
+    """Serve every capability under /v1 (API keys required), /healthz, /metrics, the dashboard."""
+    import uvicorn
+
+    from adwise.service import KeyStore, ServiceSettings, create_app
+
+    ws = open_workspace(workspace)
+    if not any(k.active for k in KeyStore(ws.path).list()):
+        err_console.print(
+            "[yellow]warning:[/yellow] this workspace has no API key yet, so every /v1 call "
+            "will be refused; make one with `adwise keys create --name NAME --scope read`."
+        )
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err_console.print(f"[yellow]note:[/yellow] listening on {host}: put TLS in front of it.")
+    settings = ServiceSettings(max_body_bytes=max_body, generation_timeout_s=generation_timeout)
+    app = create_app(ws, settings)
+    console.print(f"adwise service for {ws.path} on http://{host}:{port}  (dashboard at /, "
+                  f"API under /v1, docs at /docs)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=access_log,
+                    server_header=False)
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc}") from exc
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and the ``keys`` group to the root CLI."""
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")
