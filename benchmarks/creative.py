@@ -165,7 +165,8 @@ def main() -> int:
                     acc = []
                     for c in res.creatives:
                         cand = Candidate(c["headline"], c["description"])
-                        n_ok += check_candidate(cand, brief, lang, accepted=acc).ok
+                        ok = check_candidate(cand, brief, lang, accepted=acc, audience=seg.text)
+                        n_ok += ok.ok
                         acc.append(cand)
                         n_model += c["source"] == be_name
                     n_ret += len(res.creatives)

@@ -67,6 +67,13 @@ def _check(h, d, lang="en", brief=BRIEF_EN, **kw):
     )
 
 
+def test_names_from_the_brief_and_audience_are_allowed():
+    b = parse_brief(BRIEF_EN)
+    c = Candidate("Run in TrailMax", "Waterproof TrailMax shoes for Hikers. Shop now.")
+    assert check_candidate(c, b, "en", audience=AUDIENCE_EN).ok  # "hikers" ~ "hiking"
+    assert "names not in the brief: Hikers" in check_candidate(c, b, "en").failures
+
+
 def test_good_candidate_passes_every_check():
     r = _check("Waterproof Trail Shoes", "TrailMax at $89 with free shipping. Shop now.")
     assert r.ok and set(r.passed) == set(CHECKS) and r.failures == []
@@ -78,6 +85,13 @@ def test_good_candidate_passes_every_check():
         ("TrailMax now $49", "Light shoes. Shop now.", "facts", "numbers not in the brief: 49"),
         ("TrailMax Shoes", "Save 50 today. Shop now.", "facts", "numbers not in the brief: 50"),
         ("Best Trail Shoes", "Light shoes. Shop now.", "facts", "claims not in the brief: best"),
+        ("Only on Amazon", "Light shoes. Shop now.", "facts", "names not in the brief: Amazon"),
+        (
+            "Light Trail Shoes",
+            "Light shoes, sold at Walmart. Shop now.",
+            "facts",
+            "names not in the brief: Walmart",
+        ),
         (
             "A" * 31,
             "Light shoes. Shop now.",

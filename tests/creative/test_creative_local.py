@@ -26,13 +26,13 @@ def model(tmp_path_factory):
     return load_local_model(threads=2)
 
 
-def _valid(res, brief, lang):
+def _valid(res, brief, lang, audience):
     b = parse_brief(brief, lang)
     acc = []
     for c in res.creatives:
         assert c["checks"] == dict.fromkeys(CHECKS, True)
         cand = Candidate(c["headline"], c["description"])
-        assert check_candidate(cand, b, lang, accepted=acc).ok
+        assert check_candidate(cand, b, lang, accepted=acc, audience=audience).ok
         acc.append(cand)
 
 
@@ -52,7 +52,7 @@ def test_local_backend_real_model(model, brief, audience, lang):
     assert res.backend == "local"
     assert res.stats["raw_candidates"] > 0 and res.stats["tokens"] > 0
     assert len(res.creatives) == 5  # model creatives, topped up by the template when too few
-    _valid(res, brief, lang)
+    _valid(res, brief, lang, audience)
 
 
 def test_openai_backend_against_llama_cpp_server(model):
@@ -67,4 +67,4 @@ def test_openai_backend_against_llama_cpp_server(model):
     )
     assert res.backend == "openai" and res.stats["backend_requests"] >= 1
     assert len(res.creatives) == 3
-    _valid(res, BRIEF_EN, "en")
+    _valid(res, BRIEF_EN, "en", AUDIENCE_EN)

@@ -2,8 +2,8 @@
 
 The rules follow what ad platforms enforce for text ads (Google responsive search ads: headline
 <= 30, description <= 90 characters, CJK characters counting double) and what Google's open
-Copycat checks on generated copy, plus a fact check: a creative may not state a number or an
-offer-like claim that the brief does not contain.
+Copycat checks on generated copy, plus a fact check: a creative may not state a number, an
+offer-like claim or a proper name (a retailer, brand or place) that the brief does not contain.
 """
 
 from __future__ import annotations
@@ -192,6 +192,33 @@ def _claims(text: str, lang: str) -> set[str]:
     return found
 
 
+_CAP_WORD_RE = re.compile(r"(?<![\w'’])([A-Z][\w'’-]*)")
+_SOURCE_RE = re.compile(
+    r"\b(?i:only|exclusively|available|sold|shop|buy|order|now)\s+(?i:on|at|via|from|in)\s+"
+    r"([A-Z][\w'’-]*)"
+)
+_SENTENCE_END = tuple(".!?:;")
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"(?:ers|er|ing|es|s)$", "", word.lower())
+
+
+def _names(headline: str, description: str) -> set[str]:
+    """Words that read as proper names (retailers, brands, places) in English copy.
+
+    Descriptions are in sentence case, so a capitalised word that does not start a sentence is
+    a name. Headlines are in title case, where only a sales channel ("Only on Amazon",
+    "Available at Target") reliably reads as a name.
+    """
+    found = set(_SOURCE_RE.findall(headline))
+    for m in _CAP_WORD_RE.finditer(description):
+        before = description[: m.start()].rstrip()
+        if before and not before.endswith(_SENTENCE_END) and m.group(1) != "I":
+            found.add(m.group(1))
+    return found
+
+
 def _complete(text: str, lang: str) -> bool:
     t = text.strip()
     if not t:
@@ -226,6 +253,7 @@ def check_candidate(
     lang: str,
     examples: Sequence[str] = (),
     accepted: Sequence[Candidate] = (),
+    audience: str = "",
 ) -> CheckResult:
     """Run every rule of :data:`CHECKS` on one candidate.
 
@@ -241,6 +269,8 @@ def check_candidate(
         Candidates already accepted; a new one may not (nearly) duplicate their headline
         (character-trigram Jaccard >= :data:`NEAR_DUPLICATE`), nor repeat a description with a
         similar (>= 0.5) headline.
+    audience : str
+        The audience description; its words may be named in the copy (with the brief's).
     """
     r = CheckResult()
     h, d = (cand.headline or "").strip(), (cand.description or "").strip()
@@ -262,6 +292,10 @@ def check_candidate(
     brief_claims = _claims(brief.text, lang)
     bad_claims = sorted(_claims(both, lang) - brief_claims)
     r._set("facts", not bad_claims, f"claims not in the brief: {', '.join(bad_claims)}")
+    if lang == "en":
+        known = {_stem(w) for w in words(f"{brief.text} {' '.join(brief.required)} {audience}")}
+        bad_names = sorted(w for w in _names(h, d) if _stem(w) not in known)
+        r._set("facts", not bad_names, f"names not in the brief: {', '.join(bad_names)}")
     for part, what in ((h, "headline"), (d, "description")):
         r._set(
             "complete",

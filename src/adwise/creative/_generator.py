@@ -68,8 +68,8 @@ def generate_creatives(
     where relevance is the TF-IDF cosine to the segment (mean of pair and headline alone), minus
     half the best cosine to ``other_segments`` when given, min-max scaled to [0, 1] — and ``n``
     are picked by MMR (lambda 0.7, headline trigram similarity).
-    When the time limit passes, generation stops and what passed so far is ranked and returned
-    (``stats.timed_out`` is true).
+    When the time limit passes, model generation stops; what passed so far, topped up by the
+    template when ``fill`` is set, is ranked and returned (``stats.timed_out`` is true).
 
     Parameters
     ----------
@@ -108,7 +108,7 @@ def generate_creatives(
     def take(cands: list[Candidate], is_repair: bool) -> tuple[int, int, list[str]]:
         ok_count, why = 0, []
         for c in cands:
-            res = check_candidate(c, brief, lang, ex_texts, accepted)
+            res = check_candidate(c, brief, lang, ex_texts, accepted, audience=segment.text)
             if res.ok:
                 ok_count += 1
                 if is_repair:
@@ -135,8 +135,10 @@ def generate_creatives(
     if progress:
         progress(2, 3)
     n_model = len(accepted)
-    if fill and not timed_out and len(accepted) < n and backend.name != "template":
-        take(TemplateBackend().generate(req, deadline=deadline, round_=0), False)
+    # The template needs milliseconds and cannot invent facts, so it tops up even after a
+    # timeout: a slow model costs quality, not the number of creatives.
+    if fill and len(accepted) < n and backend.name != "template":
+        take(TemplateBackend().generate(req, deadline=float("inf"), round_=0), False)
     gen_seconds = time.monotonic() - t_start
 
     creatives: list[dict[str, Any]] = []
