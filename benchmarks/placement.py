@@ -7,7 +7,12 @@
 2. Bandits: cumulative regret after 100k rounds of Thompson sampling, LinUCB, epsilon-greedy and
    uniform against the true click model (mean over seeds).
 
-Run: .venv/bin/python benchmarks/placement.py [--quick]
+   Every policy meets the same rounds and the same click random numbers (common random
+   numbers); Thompson sampling is reported in its non-contextual Beta-Bernoulli form
+   ("thompson") and its contextual form on a linear model shared by the (ad, slot) arms
+   ("linear_thompson").
+
+Run: .venv/bin/python benchmarks/placement.py [--quick] [--bandits-only]
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
 
-from adwise.data import generate_world, write_world
-from adwise.placement import OffPolicyEvaluator, simulate
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from adwise.data import generate_world, write_world  # noqa: E402
+from adwise.placement import OffPolicyEvaluator, simulate  # noqa: E402
 
 OBP_PY = os.environ.get("OBP_PYTHON", "/tmp/obpenv/bin/python")
 OBP_SCRIPT = """
@@ -125,8 +133,11 @@ def run_obp(logs, dist, q):
 def regret_bench(rounds, seeds):
     with tempfile.TemporaryDirectory() as d:
         write_world(d, n_users=5000, n_ads=200, days=2, seed=7)
-        res = [simulate(d, rounds=rounds, seed=s) for s in seeds]
+        res = [simulate(d, rounds=rounds, seed=s,
+                        policies=("thompson", "linear_thompson", "linucb", "epsilon_greedy",
+                                  "uniform")) for s in seeds]
     names = list(res[0]["policies"])
+    eg = np.array([r["policies"]["epsilon_greedy"]["regret"] for r in res])
     tab = pd.DataFrame({
         "policy": names,
         "regret": [np.mean([r["policies"][p]["regret"] for r in res]) for p in names],
@@ -135,27 +146,39 @@ def regret_bench(rounds, seeds):
                           for p in names],
         "ctr": [np.mean([r["policies"][p]["mean_reward"] for r in res]) for p in names],
     })
-    tab["regret_ratio_to_best"] = tab["regret"] / tab["regret"].min()
-    return tab
+    tab["ratio_to_eps_greedy"] = tab["regret"] / eg.mean()
+    # seeds on which the policy's regret is at most half of epsilon-greedy's
+    tab["seeds_at_half_eg"] = [
+        int(sum(r["policies"][p]["regret"] <= 0.5 * e for r, e in zip(res, eg, strict=True)))
+        for p in names]
+    per_seed = pd.DataFrame({p: [r["policies"][p]["regret"] for r in res] for p in names},
+                            index=pd.Index(seeds, name="seed"))
+    return tab, per_seed
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
     t0 = time.perf_counter()
-    sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]
-    ope, agree = ope_bench(sizes)
-    cols = ["n", "policy", "true", "ips_relerr", "snips_relerr", "dm_relerr", "dr_relerr",
-            "obp_dr_relerr", "dr_covers", "ess_ratio", "trustworthy", "fit_s"]
-    cols = [c for c in cols if c in ope.columns]
-    print("\nOPE relative error (|estimate - truth| / truth)")
-    print(ope[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"max |ours - obp| over all estimators and runs: {agree}")
-    reg = regret_bench(100_000 if not quick else 20_000, seeds=[0, 1, 2] if not quick else [0])
+    if "--bandits-only" not in sys.argv:
+        sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]
+        ope, agree = ope_bench(sizes)
+        cols = ["n", "policy", "true", "ips_relerr", "snips_relerr", "dm_relerr", "dr_relerr",
+                "obp_dr_relerr", "dr_covers", "ess_ratio", "trustworthy", "fit_s"]
+        cols = [c for c in cols if c in ope.columns]
+        print("\nOPE relative error (|estimate - truth| / truth)")
+        print(ope[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        print(f"max |ours - obp| over all estimators and runs: {agree}")
+    reg, per_seed = regret_bench(100_000 if not quick else 20_000,
+                       seeds=list(range(10)) if not quick else [0])
     print("\nBandit cumulative regret after", 100_000 if not quick else 20_000, "rounds")
     print(reg.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("\nRegret per seed")
+    print(per_seed.to_string(float_format=lambda v: f"{v:.1f}"))
     ts = float(reg.set_index("policy").loc["thompson", "regret"])
     eg = float(reg.set_index("policy").loc["epsilon_greedy", "regret"])
-    print(f"TS / epsilon-greedy regret ratio: {ts / eg:.3f}")
+    lts = float(reg.set_index("policy").loc["linear_thompson", "regret"])
+    print(f"TS / epsilon-greedy regret ratio: {ts / eg:.3f}; linear TS / epsilon-greedy: "
+          f"{lts / eg:.3f}")
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 

@@ -88,3 +88,16 @@ def test_simulate(capsys, small_world):
     pol = res["policies"]
     assert set(pol) == {"thompson", "linucb", "epsilon_greedy", "uniform"}
     assert pol["thompson"]["regret"] < pol["uniform"]["regret"]
+
+
+def test_simulate_common_random_numbers(small_world):
+    """Every policy meets the same clicks: its result does not depend on who ran before it."""
+    from adwise.placement import simulate
+
+    kw = dict(rounds=2000, n_ads=3, seed=1)
+    one = simulate(small_world, policies=("thompson", "epsilon_greedy"), **kw)["policies"]
+    two = simulate(small_world, policies=("epsilon_greedy", "uniform", "thompson",
+                                          "linear_thompson"), **kw)["policies"]
+    for name in ("thompson", "epsilon_greedy"):
+        assert one[name]["regret"] == two[name]["regret"]
+    assert two["linear_thompson"]["regret"] < two["uniform"]["regret"]

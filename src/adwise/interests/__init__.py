@@ -1,11 +1,12 @@
-"""What does this user care about? Time-decayed category affinity (as lift over the population)
-and text interests (TF-IDF + NMF topics) per user.
+"""What does this user care about? Time-decayed category affinity (as lift over the population),
+pooled within latent classes of similar users, and text interests (TF-IDF + NMF topics) per user.
 
 >>> from adwise.interests import InterestProfiler, TextInterests  # doctest: +SKIP
 """
 
 from adwise._plugins import SUMMARIES, Capability
 from adwise.interests._affinity import InterestProfiler
+from adwise.interests._latent import LatentClassModel
 from adwise.interests._pipeline import (
     InterestModel,
     build_user_context,
@@ -13,6 +14,7 @@ from adwise.interests._pipeline import (
     load_interests,
     load_workspace_events,
     train_interests,
+    user_count_blocks,
 )
 from adwise.interests._text import TextInterests
 
@@ -20,12 +22,14 @@ __all__ = [
     "CAPABILITY",
     "InterestModel",
     "InterestProfiler",
+    "LatentClassModel",
     "TextInterests",
     "build_user_context",
     "fit_interests",
     "load_interests",
     "load_workspace_events",
     "train_interests",
+    "user_count_blocks",
 ]
 
 CAPABILITY = Capability(

@@ -17,10 +17,13 @@ prior share :math:`\\pi_{uc}` (empirical Bayes, a Dirichlet prior of strength :m
     \\text{lift}_{uc} = s_{uc} / P_c,
 
 with :math:`P_c` the population's share, so that popular categories do not dominate.  The prior
-is the population share (:math:`m` = ``prior_strength``) or, with ``pool_groups`` > 1, the mean
-share of a group of similar users (found by k-means on the user's own raw profile plus any
-``context`` features such as attributes, hours and text), which borrows strength for users with
-few events (Efron & Morris 1975; the hierarchical smoothing used in recommender systems).
+is the population share (:math:`m` = ``prior_strength``) or, when pooling, the mean share of a
+group of similar users, which borrows strength for users with few events (Efron & Morris 1975;
+the hierarchical smoothing used in recommender systems).  The groups are either given as soft
+``memberships`` :math:`r_{ug}` (e.g. the posterior of a latent class model fitted on all of the
+user's signals), in which case the prior is :math:`\\pi_{u} = \\sum_g r_{ug} \\bar s_g` with
+:math:`\\bar s_g` the membership-weighted mean share of group :math:`g`, or found by k-means on the
+user's own raw profile plus any ``context`` features (``pool_groups`` > 1).
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ class InterestProfiler(AdwiseEstimator):
     prior_strength : float, default 1.0
         Pseudo-weight :math:`m` of the prior share without pooling.
     pool_groups : int, default 0
-        Groups of similar users to pool over (0 = no pooling, shrink to the population).
+        Groups of similar users to pool over (0 = no pooling, shrink to the population);
+        ignored when ``fit`` is given ``memberships``.
     pool_strength : float, default 50.0
         Pseudo-weight of the group prior when pooling.
     pool_iterations : int, default 2
@@ -74,7 +78,7 @@ class InterestProfiler(AdwiseEstimator):
     population_share_ : ndarray (n_categories,)
     lift_ : ndarray (n_users, n_categories)
     groups_ : ndarray of int or None
-        The pooling group of each user.
+        The pooling group of each user (the most probable one with ``memberships``).
 
     Examples
     --------
@@ -124,18 +128,27 @@ class InterestProfiler(AdwiseEstimator):
         events: pd.DataFrame,
         categories: list[str] | None = None,
         context: pd.DataFrame | None = None,
+        memberships: pd.DataFrame | None = None,
     ) -> InterestProfiler:
         """Fit from events with ``user_id``, ``category``, ``ts``, ``clicked`` (and optionally
-        ``converted``); ``context`` is a numeric DataFrame indexed by ``user_id`` used only to
-        find similar users when pooling."""
+        ``converted``).
+
+        ``context`` is a numeric DataFrame indexed by ``user_id`` used only to find similar
+        users when pooling with k-means; ``memberships`` (indexed by ``user_id``, one
+        non-negative column per group, rows summing to 1) gives the pooling groups directly.
+        """
         from threadpoolctl import threadpool_limits
 
         self._validate_params()
         with threadpool_limits(limits=1):
-            return self._fit(events, categories, context)
+            return self._fit(events, categories, context, memberships)
 
     def _fit(
-        self, events: pd.DataFrame, categories: list[str] | None, context: pd.DataFrame | None
+        self,
+        events: pd.DataFrame,
+        categories: list[str] | None,
+        context: pd.DataFrame | None,
+        memberships: pd.DataFrame | None,
     ) -> InterestProfiler:
         need = [c for c in ("user_id", "category", "ts", "clicked") if c not in events.columns]
         if need:
@@ -187,7 +200,20 @@ class InterestProfiler(AdwiseEstimator):
         Eu = E.sum(axis=1, keepdims=True)
         share = (E + self.prior_strength * P) / (Eu + self.prior_strength)
         self.groups_ = None
-        if self.pool_groups > 1 and n > self.pool_groups:
+        if memberships is not None:
+            R = memberships.reindex(users).to_numpy(dtype=float)
+            if R.ndim != 2 or not np.isfinite(R[~np.isnan(R)]).all() or (R < 0).any():
+                raise InputError(
+                    "InterestProfiler: memberships must be non-negative numbers, one column per "
+                    "group."
+                )
+            # users without a membership row belong to every group alike
+            R = np.where(np.isnan(R).any(axis=1, keepdims=True), 1.0 / R.shape[1], R)
+            R = R / np.maximum(R.sum(axis=1, keepdims=True), 1e-12)
+            means = (R.T @ share) / np.maximum(R.sum(axis=0), 1e-12)[:, None]
+            share = (E + self.pool_strength * (R @ means)) / (Eu + self.pool_strength)
+            self.groups_ = R.argmax(axis=1)
+        elif self.pool_groups > 1 and n > self.pool_groups:
             from sklearn.cluster import KMeans
 
             ctx_z = None

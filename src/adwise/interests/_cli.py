@@ -15,7 +15,11 @@ app = typer.Typer(help="What does this user care about?", no_args_is_help=True)
 def train(
     half_life_days: float = typer.Option(7.0, "--half-life-days", help="Event weight halves."),
     topics: int = typer.Option(12, "--topics", min=1, help="NMF text topics."),
-    pool_groups: int = typer.Option(7, "--pool-groups", min=0, help="Groups of similar users."),
+    pool_groups: str = typer.Option(
+        "auto",
+        "--pool-groups",
+        help="Latent classes of similar users to pool over: 'auto' or a number (0: none).",
+    ),
     seed: int = typer.Option(0, "--seed"),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
@@ -26,9 +30,14 @@ def train(
 
     if half_life_days <= 0:
         raise InputError(f"--half-life-days must be > 0; got {half_life_days}.")
+    groups: int | str = "auto"
+    if pool_groups != "auto":
+        if not pool_groups.isdigit():
+            raise InputError(f"--pool-groups must be 'auto' or a number >= 0; got {pool_groups!r}.")
+        groups = int(pool_groups)
     ws = open_workspace(workspace)
     with progress("interests: fitting") as cb:
-        mv = train_interests(ws, half_life_days, topics, pool_groups, seed, progress=cb)
+        mv = train_interests(ws, half_life_days, topics, groups, seed, progress=cb)
     out = {"version": mv.version, **mv.metadata["metrics"]}
     if json_:
         emit_json(out)

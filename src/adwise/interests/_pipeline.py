@@ -16,6 +16,7 @@ import pandas as pd
 
 from adwise._exceptions import InputError
 from adwise.interests._affinity import InterestProfiler
+from adwise.interests._latent import LatentClassModel
 from adwise.interests._text import TextInterests
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "load_interests",
     "load_workspace_events",
     "train_interests",
+    "user_count_blocks",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,62 @@ def build_user_context(
     return ctx.fillna(ctx.mean()).fillna(0.0)
 
 
+def user_count_blocks(
+    events: pd.DataFrame, users: pd.DataFrame, index: Any, categories: list[str]
+) -> dict[str, Any]:
+    """Per-user blocks of counts for :class:`LatentClassModel`, rows in ``index`` order.
+
+    ``impressions`` and ``clicks`` per ad category, ``hours`` (events per three-hour band),
+    ``weekdays`` (events per day of the week), ``words`` (which words the user's own ``text``
+    uses, sparse; words used by fewer than five users are dropped) and one one-hot block per
+    categorical user attribute (``attr=<column>``; users missing from ``users`` get a row of
+    zeros, i.e. no evidence).  Numeric attributes are left out.
+    """
+    from scipy import sparse
+
+    index = pd.Index(index).astype(str)
+    ui = index.get_indexer(events["user_id"].astype(str))
+    ok = ui >= 0
+    ui = ui[ok]
+    ev = events.loc[ok]
+    n = len(index)
+
+    def counts(codes: np.ndarray, width: int, weights: np.ndarray | None = None) -> np.ndarray:
+        m = np.zeros((n, width))
+        keep = codes >= 0
+        np.add.at(m, (ui[keep], codes[keep]), 1.0 if weights is None else weights[keep])
+        return m
+
+    ci = pd.Categorical(ev["category"].astype(str), categories=categories).codes
+    ts = pd.to_datetime(ev["ts"])
+    blocks: dict[str, Any] = {
+        "impressions": counts(ci, len(categories)),
+        "clicks": counts(ci, len(categories), ev["clicked"].to_numpy(dtype=float)),
+        "hours": counts(ts.dt.hour.to_numpy() // 3, 8),
+        "weekdays": counts(ts.dt.day_of_week.to_numpy(), 7),
+    }
+    if not len(users):
+        return blocks
+    u = users.assign(user_id=users["user_id"].astype(str)).drop_duplicates("user_id")
+    u = u.set_index("user_id").reindex(index)
+    if "text" in u.columns:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        try:
+            words = CountVectorizer(binary=True, stop_words="english", min_df=5).fit_transform(
+                u["text"].fillna("").astype(str)
+            )
+            blocks["words"] = sparse.csr_matrix(words, dtype=float)
+        except ValueError:  # no word is used by five users: the text carries no class signal
+            pass
+    for c in u.columns:
+        s = u[c]
+        if c in _ATTR_SKIP or pd.api.types.is_numeric_dtype(s) or not 1 < s.nunique() <= 30:
+            continue
+        blocks[f"attr={c}"] = pd.get_dummies(s.astype("string")).to_numpy(dtype=float)
+    return blocks
+
+
 @dataclass
 class InterestModel:
     """A fitted interests model: per-user lift, evidence, topics and context."""
@@ -179,10 +237,16 @@ def fit_interests(
     ads: pd.DataFrame,
     half_life_days: float = 7.0,
     n_topics: int = 12,
-    pool_groups: int = 7,
+    pool_groups: int | str = "auto",
     random_state: int = 0,
 ) -> tuple[InterestProfiler, TextInterests, pd.DataFrame, np.ndarray]:
-    """Fit text and behavioural interests; return the models, the context and topic weights."""
+    """Fit text and behavioural interests; return the models, the context and topic weights.
+
+    Each user's interests are pooled towards those of their latent class: a
+    :class:`LatentClassModel` on all of the user's counts (:func:`user_count_blocks`) with
+    ``pool_groups`` classes (``"auto"``: chosen by the BIC elbow among 2-10; 0 or 1: no
+    pooling, shrink towards the population).
+    """
     docs = _user_docs(events, users, ads)
     own = _user_docs(events, users, ads, clicked_creatives=False)
     text = TextInterests(n_topics=n_topics, random_state=random_state).fit(
@@ -192,9 +256,18 @@ def fit_interests(
     # part, so adding the clicked headlines here would count them twice.
     tscores = pd.DataFrame(text.category_scores(own), index=own.index, columns=text.categories_)
     ctx = build_user_context(events, users, tscores)
-    prof = InterestProfiler(
-        half_life_days=half_life_days, pool_groups=pool_groups, random_state=random_state
-    ).fit(events, categories=sorted(ads["category"].dropna().astype(str).unique()), context=ctx)
+    cats = sorted(ads["category"].dropna().astype(str).unique())
+    memberships = None
+    if pool_groups == "auto" or int(pool_groups) > 1:
+        ids = pd.Index(np.unique(events.dropna(subset=["category"])["user_id"].astype(str)))
+        blocks = user_count_blocks(events, users, ids, cats)
+        classes = LatentClassModel(n_classes=pool_groups, random_state=random_state).fit(
+            list(blocks.values())
+        )
+        memberships = pd.DataFrame(classes.responsibilities_, index=ids)
+    prof = InterestProfiler(half_life_days=half_life_days, random_state=random_state).fit(
+        events, categories=cats, context=ctx, memberships=memberships
+    )
     topics = text.topics(docs.reindex(prof.user_ids_).fillna(""))
     return prof, text, ctx.reindex(prof.user_ids_), topics
 
@@ -203,7 +276,7 @@ def train_interests(
     ws: Any,
     half_life_days: float = 7.0,
     n_topics: int = 12,
-    pool_groups: int = 7,
+    pool_groups: int | str = "auto",
     random_state: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ):

@@ -2,7 +2,8 @@
 them, bandits that keep learning online, and off-policy evaluation you can trust.
 
 Estimators (in memory): :class:`PlacementEffects`, :class:`DaypartAllocator`,
-:class:`ThompsonSampling`, :class:`LinUCB`, :class:`EpsilonGreedy`, :class:`UniformPolicy`,
+:class:`ThompsonSampling`, :class:`LinearThompsonSampling`, :class:`LinUCB`,
+:class:`EpsilonGreedy`, :class:`UniformPolicy`,
 :class:`OffPolicyEvaluator` (+ the formula functions ``ips_estimate`` ...).  Pipelines (I/O):
 :func:`train`, :func:`recommend`, :func:`allocate`, :func:`run_ope`, :func:`simulate`,
 :func:`save_policy`, :func:`load_policy`.
@@ -12,6 +13,7 @@ from adwise._plugins import SUMMARIES, Capability
 from adwise.placement._allocation import DaypartAllocator
 from adwise.placement._bandits import (
     EpsilonGreedy,
+    LinearThompsonSampling,
     LinUCB,
     ThompsonSampling,
     UniformPolicy,
@@ -53,6 +55,7 @@ __all__ = [
     "DaypartAllocator",
     "EpsilonGreedy",
     "LinUCB",
+    "LinearThompsonSampling",
     "OffPolicyEvaluator",
     "PlacementEffects",
     "PlacementModel",

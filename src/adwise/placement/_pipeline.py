@@ -20,6 +20,7 @@ from adwise._exceptions import ContractError, InputError
 from adwise.placement._allocation import DaypartAllocator
 from adwise.placement._bandits import (
     EpsilonGreedy,
+    LinearThompsonSampling,
     LinUCB,
     ThompsonSampling,
     UniformPolicy,
@@ -316,9 +317,13 @@ class ContextEncoder:
 # ---------------------------------------------------------------------------- policies
 def make_policy(kind: str, arms: Sequence[str], n_features: int = 1, random_state: int = 0,
                 **params: Any) -> _Policy:
-    """A fitted (initialised) policy by name: thompson, linucb, epsilon_greedy, uniform."""
+    """A fitted (initialised) policy by name: thompson, linear_thompson, linucb, epsilon_greedy,
+    uniform."""
     if kind == "thompson":
         return ThompsonSampling(arms=list(arms), random_state=random_state, **params).fit()
+    if kind == "linear_thompson":
+        return LinearThompsonSampling(arms=list(arms), n_features=n_features,
+                                      random_state=random_state, **params).fit()
     if kind == "linucb":
         return LinUCB(arms=list(arms), n_features=n_features, random_state=random_state,
                       **params).fit()
@@ -326,7 +331,8 @@ def make_policy(kind: str, arms: Sequence[str], n_features: int = 1, random_stat
         return EpsilonGreedy(arms=list(arms), random_state=random_state, **params).fit()
     if kind == "uniform":
         return UniformPolicy(arms=list(arms), random_state=random_state).fit()
-    raise InputError(f"unknown policy {kind!r}; use thompson, linucb, epsilon_greedy or uniform.")
+    raise InputError(f"unknown policy {kind!r}; use thompson, linear_thompson, linucb, "
+                     "epsilon_greedy or uniform.")
 
 
 def save_policy(ws: Any, policy: _Policy, encoder: ContextEncoder | None = None,
@@ -525,10 +531,18 @@ def simulate(
     hour block.  ``regret`` is against the best fixed arm (sum of true CTR gaps),
     ``oracle_regret`` against the best arm for each round's context.
 
+    Every policy meets the same rounds and the same random numbers for the clicks (round ``t``
+    clicks when ``u_t < p_click``, one ``u_t`` per round shared by all policies): the
+    comparison then reflects the policies, not which click draws each happened to get, and does
+    not depend on the order of ``policies``.
+
     Thompson sampling's prior defaults to ``Beta(2 c, 2 (1 - c))`` with ``c`` the CTR of the
     world's logged events: the weakest prior (two pseudo-impressions) centred on what the
-    advertiser already knows, instead of ``Beta(1, 1)``'s 50 % CTR.
+    advertiser already knows, instead of ``Beta(1, 1)``'s 50 % CTR.  Linear Thompson sampling
+    takes ``sqrt(c (1 - c))``, the standard deviation of a click at that rate, as its noise scale.
     """
+    from threadpoolctl import threadpool_limits
+
     from adwise.data import load_truth, read_table
 
     wd = Path(world_dir)
@@ -543,6 +557,7 @@ def simulate(
         c = float(read_table(ev_file, columns=None)["clicked"].mean()) if ev_file else 0.5
         c = min(max(c, 1e-4), 1 - 1e-4)
         prior = (2 * c, 2 * (1 - c))
+    c = prior[0] / (prior[0] + prior[1])
     rng = np.random.default_rng(seed)
     ads = rng.choice(len(truth.ad_ids), size=min(n_ads, len(truth.ad_ids)), replace=False)
     slots = np.arange(len(truth.slots))
@@ -558,6 +573,7 @@ def simulate(
         sl = slice(lo, lo + 20000)
         p[sl] = truth.p_click(u[sl, None], arm_ad[None, :], arm_slot[None, :], hour[sl, None],
                               wday[sl, None])
+    coin = rng.random(rounds)
     uidx = truth.user_index(users["user_id"].astype(str))
     attrs = users.iloc[np.argsort(uidx)].reset_index(drop=True)
     cols = [c for c in (*_USER_COLS, "device") if c in attrs.columns]
@@ -571,37 +587,41 @@ def simulate(
     marks = np.unique(np.linspace(batch_size, rounds, checkpoints).astype(int))
     total = len(policies) * rounds
     done = 0
-    for name in policies:
-        params: dict[str, Any] = {}
-        if name == "epsilon_greedy":
-            params["epsilon"] = epsilon
-        if name == "linucb":
-            params["alpha"] = linucb_alpha
-        if name == "thompson":
-            params["prior_alpha"], params["prior_beta"] = prior
-        pol = make_policy(name, arms, n_features=enc.n_features, random_state=seed, **params)
-        chosen = np.empty(rounds, dtype=int)
-        t0 = time.perf_counter()
-        for lo in range(0, rounds, batch_size):
-            hi = min(lo + batch_size, rounds)
-            xb = x[lo:hi] if pol.contextual else None
-            idx, _ = pol._choose(xb, hi - lo, propensity=False)
-            rew = (rng.random(hi - lo) < p[np.arange(lo, hi), idx]).astype(float)
-            pol._learn(idx, rew, xb)
-            pol.n_updates_ += hi - lo
-            chosen[lo:hi] = idx
-            done += hi - lo
-            if progress:
-                progress(done, total)
-        got = p[np.arange(rounds), chosen]
-        reg = np.cumsum(p[:, best_fixed] - got)
-        oreg = np.cumsum(p.max(axis=1) - got)
-        results[name] = {
-            "regret": float(reg[-1]), "oracle_regret": float(oreg[-1]),
-            "mean_reward": float(got.mean()), "seconds": time.perf_counter() - t0,
-            "curve": [float(reg[m - 1]) for m in marks],
-            "oracle_curve": [float(oreg[m - 1]) for m in marks],
-        }
+    # the policies' matrices are small: one BLAS thread is faster than several fighting
+    with threadpool_limits(limits=1):
+        for name in policies:
+            params: dict[str, Any] = {}
+            if name == "epsilon_greedy":
+                params["epsilon"] = epsilon
+            if name == "linucb":
+                params["alpha"] = linucb_alpha
+            if name == "thompson":
+                params["prior_alpha"], params["prior_beta"] = prior
+            if name == "linear_thompson":
+                params["scale"] = float(np.sqrt(c * (1 - c)))
+            pol = make_policy(name, arms, n_features=enc.n_features, random_state=seed, **params)
+            chosen = np.empty(rounds, dtype=int)
+            t0 = time.perf_counter()
+            for lo in range(0, rounds, batch_size):
+                hi = min(lo + batch_size, rounds)
+                xb = x[lo:hi] if pol.contextual else None
+                idx, _ = pol._choose(xb, hi - lo, propensity=False)
+                rew = (coin[lo:hi] < p[np.arange(lo, hi), idx]).astype(float)
+                pol._learn(idx, rew, xb)
+                pol.n_updates_ += hi - lo
+                chosen[lo:hi] = idx
+                done += hi - lo
+                if progress:
+                    progress(done, total)
+            got = p[np.arange(rounds), chosen]
+            reg = np.cumsum(p[:, best_fixed] - got)
+            oreg = np.cumsum(p.max(axis=1) - got)
+            results[name] = {
+                "regret": float(reg[-1]), "oracle_regret": float(oreg[-1]),
+                "mean_reward": float(got.mean()), "seconds": time.perf_counter() - t0,
+                "curve": [float(reg[m - 1]) for m in marks],
+                "oracle_curve": [float(oreg[m - 1]) for m in marks],
+            }
     return {"rounds": rounds, "arms": len(arms), "thompson_prior": list(prior),
             "best_fixed_arm": arms[best_fixed],
             "best_fixed_ctr": float(mu[best_fixed]), "oracle_ctr": float(p.max(axis=1).mean()),
