@@ -136,3 +136,83 @@ def test_downsampling_correction_recovers_rate():
     p_sampled = y[keep].mean()
     assert downsampling_correction(np.array([p_sampled]), 0.1)[0] == pytest.approx(0.02, rel=0.05)
     assert downsampling_correction(np.array([0.3]), 1.0)[0] == 0.3
+
+
+def _encoder(X: pd.DataFrame, te_folds: int = 1):
+    from adwise.behavior import TabularEncoder
+
+    plan = detect_columns(X)
+    return TabularEncoder(plan.categorical, plan.numeric, min_count=2, te_folds=te_folds)
+
+
+def test_encoder_transform_matches_training_encoding_including_missing():
+    rng = np.random.default_rng(0)
+    n = 600
+    X = pd.DataFrame({
+        "site": pd.Series(rng.choice(["a", "b", "c", None], n), dtype="str"),
+        "code": rng.choice([1.0, 2.0, np.nan], n),
+        "x": rng.normal(size=n),
+    })
+    y = (rng.random(n) < 0.3).astype(int)
+    enc = _encoder(X)
+    # with one target-encoding fold the training encoding is the full-data one, so scoring
+    # the training rows must reproduce it exactly, missing values included
+    F = enc.fit_transform(X, y)
+    G = enc.transform(X)
+    pd.testing.assert_frame_equal(F, G)
+    miss = X["site"].isna().to_numpy()
+    assert np.isnan(G["site"].to_numpy()[miss]).all()
+    assert (G["site__count"].to_numpy()[miss] == np.log1p(miss.sum())).all()
+
+
+def test_encoder_unseen_and_new_missing_values():
+    X = pd.DataFrame({"site": ["a", "b"] * 50, "x": np.arange(100.0)})
+    y = np.array([0, 1] * 50)
+    enc = _encoder(X)
+    enc.fit_transform(X, y)
+    G = enc.transform(pd.DataFrame({"site": ["zz", None, "a"], "x": [1.0, 2.0, 3.0]}))
+    prior = 0.5
+    assert G["site"].iloc[0] == 2 and np.isnan(G["site"].iloc[1])  # rare code; stays missing
+    assert (G["site__count"].iloc[:2] == 0).all() and (G["site__te"].iloc[:2] == prior).all()
+    assert G["site__count"].iloc[2] == np.log1p(50)
+
+
+def test_encoder_keys_are_str_forms():
+    # keys are the str forms: 1 and "1" are one value, 1.0 ("1.0") and True ("True") are not
+    # merged with 1 although Python's == would
+    X = pd.DataFrame({"v": pd.Series([1, "1", 1.0, True, "x"] * 20, dtype=object),
+                      "x": np.arange(100.0)})
+    enc = _encoder(X)
+    F = enc.fit_transform(X, np.array([0, 1] * 50))
+    st = enc.state["categorical"]["v"]
+    assert dict(zip(st["values"], st["counts"], strict=True)) == {
+        "1": 40, "1.0": 20, "True": 20, "x": 20}
+    G = enc.transform(pd.DataFrame({"v": [1, "1", 1.0, True], "x": [0.0] * 4}))
+    assert G["v"].tolist() == F["v"].iloc[:4].tolist()
+    assert G["v"].nunique() == 3
+
+
+@pytest.mark.parametrize(("n_folds", "lr", "rounds", "expected"), [
+    (1, "auto", "auto", 30), (5, "auto", "auto", 100), (1, 1.0, "auto", 10), (1, "auto", 7, 7)])
+def test_early_stopping_patience(n_folds, lr, rounds, expected):
+    X, y, _ = _data(800)
+    m = CTRModel(n_folds=n_folds, learning_rate=lr, early_stopping_rounds=rounds,
+                 n_estimators=20).fit(X, y)
+    assert m._patience() == expected
+
+
+def test_early_stopping_rounds_validated():
+    X, y, _ = _data(300)
+    with pytest.raises(ParameterError, match="early_stopping_rounds"):
+        CTRModel(early_stopping_rounds="soon").fit(X, y)
+
+
+def test_scores_do_not_depend_on_threads_or_batch_size():
+    # batches below the parallel threshold are scored on one thread: same numbers either way
+    X, y, _ = _data(1500)
+    m = CTRModel(n_jobs=2, n_estimators=30).fit(X, y)
+    big = pd.concat([X] * 8, ignore_index=True)  # 12,000 rows: scored on n_jobs threads
+    p_small = m.predict_ctr(X)
+    np.testing.assert_array_equal(m.predict_ctr(big)[: len(X)], p_small)
+    np.testing.assert_array_equal(CTRModel(n_jobs=1, n_estimators=30).fit(X, y).predict_ctr(X),
+                                  p_small)

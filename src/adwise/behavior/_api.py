@@ -71,9 +71,7 @@ def router(state: Any) -> Any:
                 row["ts"] = e.ts
             rows.append(row)
         frame = pd.DataFrame(rows)
-        p = pred.predict_ctr(frame)
-        cvr = pred.predict_cvr(frame)
-        reasons = pred.explain(frame, k=body.explain) if body.explain else None
+        p, cvr, reasons = pred.score(frame, explain=body.explain)
         out = []
         for i in range(len(frame)):
             out.append(Prediction(

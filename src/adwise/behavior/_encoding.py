@@ -55,14 +55,30 @@ def _as_str(s: pd.Series) -> np.ndarray:
     return arr
 
 
-def _is_text(s: pd.Series) -> bool:
-    """A column of str values (pandas string dtype, or object holding str)."""
-    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
-        return True
+def _factorize(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(inv, keys)``: each row's position in ``keys``, the distinct values as str.
+
+    Equivalent to ``pd.factorize`` of :func:`_as_str` of every row (missing values become
+    ``_NAN_TOKEN``), but only the distinct values are turned into str: pandas factorizes the
+    raw column in native code, so no per-row Python object is made, and text and integer
+    columns (whose distinct values have distinct str forms) skip a second factorization,
+    which matters for the few-row requests of online scoring.  An object column is turned
+    into str row by row first: Python's ``1 == 1.0 == True`` would otherwise merge values
+    whose str forms differ.
+    """
     if pd.api.types.is_object_dtype(s):
-        first = s.dropna()
-        return len(first) > 0 and all(isinstance(v, str) for v in first.iloc[:20])
-    return False
+        s = pd.Series(_as_str(s))
+    inv, raw = pd.factorize(s, use_na_sentinel=False)
+    if pd.api.types.is_string_dtype(raw.dtype):
+        return inv, raw.to_numpy(dtype=object, na_value=_NAN_TOKEN).astype(str)
+    if isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "biu":
+        return inv, raw.to_numpy().astype(str)
+    # floats (whole values print as integers; nan and +-inf are all missing) and any other
+    # dtype: distinct raw values may share a str form, so factorize the str forms
+    text = _as_str(pd.Series(raw))
+    text = np.where(pd.isna(text), _NAN_TOKEN, text).astype(object)
+    key_of_raw, keys = pd.factorize(text)
+    return key_of_raw[inv], np.asarray(keys, dtype=object).astype(str)
 
 
 @dataclass
@@ -195,14 +211,11 @@ class TabularEncoder:
         rng = np.random.default_rng(self.random_state)
         fold = rng.integers(0, max(self.te_folds, 1), size=len(X))
         for c in self.categorical:
-            vals = _as_str(X[c])
-            miss = pd.isna(vals)
-            keys = np.where(miss, _NAN_TOKEN, vals).astype(object)
-            inv, uniq = pd.factorize(keys)
-            uniq = np.asarray(uniq, dtype=object).astype(str)
+            inv, uniq = _factorize(X[c])
             counts = np.bincount(inv, minlength=len(uniq)).astype(np.int64)
             sums = np.bincount(inv, weights=y, minlength=len(uniq))
-            keep = (counts >= self.min_count) & (uniq != _NAN_TOKEN)
+            is_nan = uniq == _NAN_TOKEN
+            keep = (counts >= self.min_count) & ~is_nan
             code_of = np.full(len(uniq), -1, dtype=np.int64)
             code_of[keep] = np.arange(int(keep.sum()))
             n_codes = int(keep.sum()) + 1
@@ -213,10 +226,9 @@ class TabularEncoder:
                 "code": code_of.tolist(),
                 "n_codes": n_codes,
             }
-            code = code_of[inv].astype(float)
-            code[code < 0] = n_codes - 1
-            code[miss] = np.nan
-            out[c] = code
+            code_u = np.where(code_of < 0, n_codes - 1, code_of).astype(float)
+            code_u[is_nan] = np.nan
+            out[c] = code_u[inv]
             if self.count_encoding:
                 out[c + "__count"] = np.log1p(counts[inv].astype(float))
             if self.target_encoding:
@@ -236,7 +248,7 @@ class TabularEncoder:
             out[c] = _numeric(X[c])
         self.state = {"categorical": cats, "prior": prior, "numeric": list(self.numeric)}
         self.feature_names_ = list(out)
-        return pd.DataFrame(out, index=X.index)
+        return _frame(out, X.index)
 
     # ------------------------------------------------------------------ transform
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -246,44 +258,53 @@ class TabularEncoder:
                 f"the data lacks column(s) the model was trained on: {', '.join(missing[:10])}"
                 f"{' ...' if len(missing) > 10 else ''}. Give the same columns as in training."
             )
-        prior = self.state["prior"]
-        m = self.smoothing
-        out: dict[str, np.ndarray] = {}
+        arr = np.empty((len(X), len(self.feature_names_)), order="F")
+        j = 0
         for c in self.categorical:
-            st = self.state["categorical"][c]
-            index = st.get("_index")
-            if index is None:
-                index = pd.Index(st["values"])
-                st["_index"] = index
-                st["_arrays"] = (
-                    np.asarray(st["counts"], dtype=float),
-                    np.asarray(st["sums"], dtype=float),
-                    np.asarray(st["code"], dtype=float),
-                )
-            counts, sums, code_of = st["_arrays"]
-            col = X[c]
-            if _is_text(col):
-                keys = col  # stored keys are these strings: look them up directly
-                miss = col.isna().to_numpy()
-            else:
-                keys = pd.Series(_as_str(col), index=col.index)
-                miss = keys.isna().to_numpy()
+            index, table = self._lookup(c)
+            inv, keys = _factorize(X[c])
             pos = index.get_indexer(keys)
-            pos[miss] = -1
-            seen = pos >= 0
-            code = np.where(seen, code_of[pos], -1.0)
-            code[code < 0] = st["n_codes"] - 1
-            code[miss] = np.nan
-            out[c] = code
-            n_v = np.where(seen, counts[pos], 0.0)
-            if self.count_encoding:
-                out[c + "__count"] = np.log1p(n_v)
-            if self.target_encoding:
-                s_v = np.where(seen, sums[pos], 0.0)
-                out[c + "__te"] = (s_v + m * prior) / (n_v + m)
+            # an unknown value reads the "unseen" row; missing in data that had no missing
+            # value in training reads the "missing, unseen" row (code stays missing)
+            pos[pos < 0] = len(index)
+            pos[(keys == _NAN_TOKEN) & (pos == len(index))] = len(index) + 1
+            rows = pos[inv]
+            for t in table:
+                np.take(t, rows, out=arr[:, j])
+                j += 1
         for c in self.numeric:
-            out[c] = _numeric(X[c])
-        return pd.DataFrame(out, index=X.index)
+            arr[:, j] = _numeric(X[c])
+            j += 1
+        return pd.DataFrame(arr, index=X.index, columns=self.feature_names_, copy=False)
+
+    def _lookup(self, c: str) -> tuple[pd.Index, list[np.ndarray]]:
+        """Stored values of ``c`` and, per output column, its value for each of them.
+
+        The tables have two rows more than the stored values: an unseen value (the rare
+        code, count 0, the prior) and a missing value never seen in training (missing code,
+        count 0, the prior).  A missing value seen in training reads its own row, so it gets
+        the same count and target encoding as in training.  Built once per column and kept
+        (not serialised): scoring then costs a hash lookup of the distinct values and one
+        gather per output column.
+        """
+        st = self.state["categorical"][c]
+        cached = st.get("_lookup")
+        if cached is not None:
+            return cached
+        values = np.asarray(st["values"], dtype=object)
+        counts = np.append(np.asarray(st["counts"], dtype=float), [0.0, 0.0])
+        sums = np.append(np.asarray(st["sums"], dtype=float), [0.0, 0.0])
+        code = np.append(np.asarray(st["code"], dtype=float), [-1.0, np.nan])
+        code[code < 0] = st["n_codes"] - 1
+        code[np.append(values == _NAN_TOKEN, [False, True])] = np.nan
+        table = [code]
+        if self.count_encoding:
+            table.append(np.log1p(counts))
+        if self.target_encoding:
+            m = self.smoothing
+            table.append((sums + m * self.state["prior"]) / (counts + m))
+        st["_lookup"] = (pd.Index(values), table)
+        return st["_lookup"]
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -319,6 +340,19 @@ class TabularEncoder:
             if feature.endswith(suffix) and feature[: -len(suffix)] in self.categorical:
                 return feature[: -len(suffix)]
         return feature
+
+
+def _frame(cols: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
+    """The columns as one column-major float64 block, wrapped without a copy.
+
+    Writing whole columns into column-major memory is sequential, and pandas keeps such an
+    array as its single block, so ``to_numpy(dtype=np.float64)`` is a view that LightGBM
+    reads as column-major without copying it again.
+    """
+    arr = np.empty((len(index), len(cols)), order="F")
+    for j, v in enumerate(cols.values()):
+        arr[:, j] = v
+    return pd.DataFrame(arr, index=index, columns=list(cols), copy=False)
 
 
 def _numeric(s: pd.Series) -> np.ndarray:

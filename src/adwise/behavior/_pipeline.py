@@ -403,6 +403,20 @@ class BehaviorPredictor:
         """Top-``k`` (feature, log-odds contribution) per row (TreeSHAP; ``gbdt`` only)."""
         return self.ctr.explain(self.features(frame), k=k)
 
+    def score(self, frame: pd.DataFrame, explain: int = 0) -> tuple[
+            np.ndarray, np.ndarray | None, list[list[tuple[str, float]]] | None]:
+        """pCTR, pCVR (``None`` without a pCVR model) and, when ``explain > 0``, the top
+        ``explain`` reasons per row, from one build of the model inputs.
+
+        The per-request path of the REST face: the joins of :meth:`features` are the larger
+        part of scoring a few rows, so they are done once, and TreeSHAP only when asked.
+        """
+        F = self.features(frame)
+        p = self.ctr.predict_ctr(F)
+        cvr = None if self.cvr is None else self.cvr.predict_ctr(F)
+        reasons = self.ctr.explain(F, k=explain) if explain else None
+        return p, cvr, reasons
+
 
 def load_predictor(ws: Any) -> BehaviorPredictor | None:
     """The promoted behaviour model of ``ws`` ready to score, or ``None`` when none is trained."""
