@@ -43,6 +43,35 @@ def test_train_evaluate_recommend_via_cli(workspace, capsys):
         assert {"p_ctr", "p_cvr", "bid", "expected_value", "factors"} <= set(a)
 
 
+def test_rest_recommend_inline_and_in_a_thread(workspace):
+    from fastapi.testclient import TestClient
+
+    from adwise.delivery import train_workspace
+    from adwise.service import KeyStore, create_app
+
+    ws = Workspace(workspace / "ws")
+    if ws.registry.current("delivery") is None:
+        train_workspace(ws, evaluate=False)
+    key, _ = KeyStore(ws.path).create("rest-test", "read")
+    user = pd.read_parquet(workspace / "world" / "users.parquet")["user_id"].iloc[0]
+    ads = pd.read_parquet(workspace / "world" / "ads.parquet")["ad_id"].astype(str).tolist()
+    auth = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(ws)) as c:
+        # small: ranked on the event loop; no candidates: the recommender's, in a thread
+        small = c.post("/v1/delivery/recommend", headers=auth,
+                       json={"users": [user], "candidates": ads[:20], "k": 3, "placement": "top"})
+        pooled = c.post("/v1/delivery/recommend", headers=auth, json={"users": [user], "k": 3})
+        bad = c.post("/v1/delivery/recommend", headers=auth,
+                     json={"users": [user], "candidates": ["no-such-ad"]})
+    assert small.status_code == 200 and pooled.status_code == 200
+    got = small.json()["recommendations"][0]["ads"]
+    assert len(got) == 3 and {a["ad_id"] for a in got} <= set(ads[:20])
+    ev = [a["expected_value"] for a in got if a["eligible"]]
+    assert ev == sorted(ev, reverse=True)
+    assert len(pooled.json()["recommendations"][0]["ads"]) == 3
+    assert bad.status_code == 400 and "unknown candidate ad" in bad.text
+
+
 def test_evaluate_plain_files_rating_and_ranking(tmp_path, capsys):
     rng = np.random.default_rng(0)
     n_u, n_i = 120, 60

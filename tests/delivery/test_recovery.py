@@ -30,15 +30,17 @@ def test_cold_ads_are_ranked_well_above_random(world):
 def test_delivery_value_beats_unpersonalised_and_pacing_holds(world):
     cats = dict(zip(world.ads.ad_id, world.ads.category, strict=True))
     text = dict(zip(world.users.user_id, world.users.text, strict=True))
-    cm = ClickModel().fit(world.events, cats, text)
+    attrs = world.users.set_index("user_id").drop(columns=["text"])
+    cm = ClickModel().fit(world.events, cats, text, attrs)
     users = world.users.user_id.to_numpy(dtype=object)
     ours = simulate_day(world.truth, DeliveryPlanner(world.ads, cm.predict_ctr, cm.predict_cvr),
                         users, users, n_requests=400)
-    # the same decision without personal pCTR (ad-level rates only)
+    # the same decision without personal pCTR / pCVR (an unknown user's)
     flat = DeliveryPlanner(world.ads, lambda f: cm.predict_ctr(f.assign(user_id="?")),
-                           cm.predict_cvr)
+                           lambda f: cm.predict_cvr(f.assign(user_id="?")))
     base = simulate_day(world.truth, flat, users, users, n_requests=400)
-    assert ours["value_ratio"] > base["value_ratio"] + 0.05
+    # interests learned from impressions add 0.16-0.20 here (seeds 0, 1); 0.1 leaves margin
+    assert ours["value_ratio"] > base["value_ratio"] + 0.1
     assert ours["campaigns_within_budget"] == 1.0
     assert ours["max_spend_over_budget"] <= 1.0 + 1e-9
 

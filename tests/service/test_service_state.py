@@ -45,6 +45,18 @@ def test_cached_per_version_and_swapped_on_promotion(workspace):
     assert state.model("toy", loader)["n"] == 1
 
 
+def test_cached_answers_only_while_the_promoted_version_is_loaded(workspace):
+    save_toy(workspace, 1)
+    state = ServiceState(workspace)
+    assert state.cached("toy") is None  # nothing loaded yet
+    assert state.model("toy", toy_loader)["n"] == 1
+    assert state.cached("toy")["n"] == 1
+    save_toy(workspace, 2)  # promoted: the cached object is stale
+    assert state.cached("toy") is None
+    assert state.model("toy", toy_loader)["n"] == 2
+    assert state.cached("toy")["n"] == 2
+
+
 def test_a_version_that_fails_to_load_keeps_the_old_one(workspace, caplog):
     save_toy(workspace, 1)
     state = ServiceState(workspace)

@@ -43,23 +43,39 @@ class RecommendResponse(BaseModel):
     recommendations: list[UserRecommendation]
 
 
+# A request of at most this many user x candidate rows (a few ms of CPU) is ranked on the
+# event loop: handing it to a worker thread costs more than the work, and under load the
+# threads fight over the GIL (one user x 100 candidates, 8 clients in a closed loop on 2
+# cores: 207 req/s through the thread pool, 544 req/s inline).  Larger requests, and those
+# that ask the recommender for candidates, go to a thread so they cannot stall the others.
+_INLINE_ROWS = 2000
+
+
 def router(state: Any):
     from fastapi import APIRouter
+    from starlette.concurrency import run_in_threadpool
 
     from adwise.delivery._pipeline import load_delivery, recommend
 
     r = APIRouter(tags=["delivery"])
 
-    @r.post("/delivery/recommend", response_model=RecommendResponse)
-    def recommend_ads(req: RecommendRequest) -> RecommendResponse:
-        """Best ads per user by expected value (pCTR x bid, pCTR x pCVR x CPA bid), with
-        frequency caps and budget pacing, and a per-ad breakdown."""
-        d = state.model("delivery", load_delivery)
+    def run(req: RecommendRequest, d: Any) -> RecommendResponse:
         ctx: dict[str, Any] = {"progress": req.progress}
         if req.placement:
             ctx["placement"] = req.placement
         recs = recommend(state.workspace, req.users, k=req.k, candidates=req.candidates,
                          context=ctx, delivery=d)
         return RecommendResponse(model_version=d.version, recommendations=recs)
+
+    @r.post("/delivery/recommend", response_model=RecommendResponse)
+    async def recommend_ads(req: RecommendRequest) -> RecommendResponse:
+        """Best ads per user by expected value (pCTR x bid, pCTR x pCVR x CPA bid), with
+        frequency caps and budget pacing, and a per-ad breakdown."""
+        d = state.cached("delivery")
+        if d is None:  # a version to load: never on the event loop
+            d = await run_in_threadpool(state.model, "delivery", load_delivery)
+        if req.candidates and len(req.users) * len(req.candidates) <= _INLINE_ROWS:
+            return run(req, d)
+        return await run_in_threadpool(run, req, d)
 
     return r

@@ -148,7 +148,7 @@ def demo(ctx: DemoContext) -> DemoResult:
         f"recommender ({res['version']}): NDCG@10 {m.get('ndcg@10', float('nan')):.3f}, "
         f"coverage {m.get('coverage@10', float('nan')):.0%} on the last 20 % of time",
         f"pCTR model AUC {m.get('click_auc', float('nan')):.3f} "
-        f"({'behavior model' if d.behavior is not None else 'recommender click model'} ranks)",
+        f"({'behavior model' if d.behavior is not None else 'delivery click model'} ranks)",
         f"simulated day: value {sim['value_ratio']:.1%} of the oracle's (true pCTR x bid); "
         f"{sim['campaigns_within_budget']:.0%} of campaigns within budget",
         f"brand-new ads (text + category only): NDCG@10 {cold['cold_ndcg']:.3f} vs random "

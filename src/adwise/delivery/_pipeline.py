@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -254,10 +254,24 @@ class Delivery:
     ads: pd.DataFrame
     version: str | None = None
     behavior: Any = None
+    _serving: DeliveryPlanner | None = field(default=None, init=False, repr=False)
+
+    def serving_planner(self) -> DeliveryPlanner:
+        """The planner :func:`recommend` ranks with, built once per loaded model (building
+        one indexes the ads table, which a request should not pay for)."""
+        if self._serving is None:
+            self._serving = self.planner()
+        return self._serving
+
+    def known_user(self, user: str) -> bool:
+        """Whether ``user`` (a stored id) has impressions in the click model's log."""
+        cm = self.click_model
+        pos = cm.user_pos_.get(str(user), -1)
+        return bool(pos >= 0 and cm.user_impressions_[pos] > 0)
 
     def planner(self, frequency_cap: int | None = 3, pacing: bool = True) -> DeliveryPlanner:
-        """A :class:`DeliveryPlanner` using the behaviour model when there is one (and it
-        answers), else the recommender's calibrated click model."""
+        """A :class:`DeliveryPlanner` using the behaviour model when one was loaded (and it
+        answers), else the delivery click model."""
         beh = self.behavior
         cm = self.click_model
 
@@ -311,6 +325,8 @@ def train_workspace(
             if "category" in ads.columns else None)
     texts = (dict(zip(users["user_id"].astype(str), users["text"], strict=True))
              if "text" in users.columns else None)
+    attrs = users.set_index(users["user_id"].astype(str)).drop(
+        columns=[c for c in ("user_id", "text") if c in users.columns]) if len(users) else None
     metrics: dict[str, Any] = {}
     if evaluate:
         tr, te = _time_split(events)
@@ -322,7 +338,7 @@ def train_workspace(
             metrics.update({k: v for k, v in res.items() if "@" in k})
         step()
         if tr["clicked"].sum() > 0 and te["clicked"].nunique() == 2:
-            cm = ClickModel().fit(tr, cats, texts)
+            cm = ClickModel().fit(tr, cats, texts, attrs)
             metrics["click_auc"] = roc_auc(te["clicked"].to_numpy(), cm.predict_ctr(te))
         step()
     inter = interactions_from_events(events)
@@ -335,14 +351,12 @@ def train_workspace(
         kw["order"] = inter["ts"].to_numpy()
     rec.fit(inter["user_id"], inter["ad_id"], inter["weight"], **kw)
     step()
-    cm = ClickModel().fit(events, cats, texts)
+    cm = ClickModel().fit(events, cats, texts, attrs)
     step()
     if isinstance(rec, HybridRecommender):
         metrics["blend_weights"] = rec.weights_
         metrics["validation_ndcg"] = rec.validation_ndcg_
-    metrics["click_coef"] = dict(zip(
-        ("user_cat_ctr", "user_cat_share", "ad_ctr", "user_ctr", "cat_ctr", "text_cat"),
-        cm.ctr_model_.coef_[0].tolist(), strict=False))
+    metrics["click_coef"] = dict(cm.coef_)
     ads_keep = ads[[c for c in ("ad_id", "campaign_id", "category", "pricing", "bid", "cpa_bid",
                                 "budget", "headline") if c in ads.columns]]
 
@@ -368,9 +382,15 @@ def _params(est: Any) -> dict[str, Any]:
     return out
 
 
-def load_delivery(ws: Any, version: str | None = None, use_behavior: bool = True) -> Delivery:
-    """The saved delivery model of ``ws`` (promoted version by default).  The behaviour model
-    is used for pCTR/pCVR when one is trained (``adwise.behavior.load_predictor``)."""
+def load_delivery(ws: Any, version: str | None = None, use_behavior: bool = False) -> Delivery:
+    """The saved delivery model of ``ws`` (promoted version by default).
+
+    Ranking uses the delivery click model unless ``use_behavior`` is true, in which case the
+    trained behaviour model (``adwise.behavior.load_predictor``) gives pCTR/pCVR.  The click
+    model is the default because it ranks better and is cheap online: on the synthetic world
+    (5,000 users, 200 ads, 14 days) the behaviour GBDT realised 0.53 of the oracle's value
+    against 0.80 for the click model, and scored 100 candidates in ~40 ms against ~2 ms.
+    """
     import io
 
     reader = ws.registry.load(CAPABILITY_NAME, version)
@@ -420,21 +440,20 @@ def recommend(
     if not isinstance(k, int) or k < 1:
         raise InputError(f"k must be an int >= 1; got {k!r}.")
     d = delivery or load_delivery(ws)
-    planner = d.planner()
+    planner = d.serving_planner()
     out = []
-    stored = ws.pseudonyms(users) if raw_ids else [str(u) for u in users]
-    known = set(d.click_model.user_stats_.index)
+    # one HMAC per id: the batch helper builds a Series, too slow for a one-user request
+    stored = [ws.pseudonym(u) for u in users] if raw_ids else [str(u) for u in users]
     for raw, uid in zip(users, stored, strict=True):
         if candidates:
             cands = [str(c) for c in candidates]
         else:
             cands = d.recommender.recommend([uid], k=n_candidates, exclude_seen=False,
                                             candidates=planner.ads.index.to_numpy())[0].tolist()
-        ranked = planner.rank(uid, cands, context)
-        rows = ranked.head(k).to_dict("records")
+        rows = planner.rank_records(uid, cands, context, k=k)
         out.append({
             "user_id": str(raw),
-            "known_user": uid in known,
+            "known_user": d.known_user(uid),
             "source": planner.source,
             "ads": [
                 {kk: (None if isinstance(v, float) and not np.isfinite(v) else v)

@@ -1,7 +1,7 @@
 """The delivery decision: expected-value ranking under frequency caps and paced budgets.
 
-:class:`ClickModel` estimates pCTR and pCVR from the impression log when no behaviour model
-is trained (a calibrated logistic model over the recommender's user-by-category evidence);
+:class:`ClickModel` estimates pCTR and pCVR from the impression log (a logistic model over
+user-by-category interests learned from impressions, the ad and the context);
 :class:`DeliveryPlanner` ranks candidate ads for one request by expected value
 
 * CPC: :math:`EV = \\widehat{pCTR} \\times bid`,
@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import logit
+import scipy.sparse as sp
+from scipy.special import expit
 
 from adwise._exceptions import InputError
 from adwise._params import Interval
@@ -27,63 +28,117 @@ from adwise.base import AdwiseEstimator, check_is_fitted
 
 __all__ = ["ClickModel", "DeliveryPlanner"]
 
+_RANK_COLUMNS = ("ad_id", "campaign_id", "pricing", "p_ctr", "p_cvr", "bid", "cpa_bid",
+                 "expected_value", "eligible", "reason", "factors")
+
 log = logging.getLogger(__name__)
 
-_FEATURES = ("user_cat_ctr", "user_cat_share", "ad_ctr", "user_ctr", "cat_ctr", "text_cat")
+_FEATURES = ("ad", "interest", "context")
 
 
-def _smooth(num: np.ndarray, den: np.ndarray, prior: np.ndarray | float, strength: float):
-    return (num + strength * prior) / (den + strength)
+def _one_hot(codes: np.ndarray, width: int) -> sp.csr_matrix:
+    rows = np.arange(len(codes))
+    return sp.csr_matrix((np.ones(len(codes)), (rows, codes)), shape=(len(codes), width))
+
+
+def _lookup(positions: dict[str, int], ids: pd.Series) -> np.ndarray:
+    """Positions of ``ids`` (compared as str) in ``positions``; -1 where unknown."""
+    vals = ids.to_numpy(dtype=object)
+    return np.fromiter((positions.get(v if isinstance(v, str) else str(v), -1) for v in vals),
+                       dtype=np.int64, count=len(vals))
+
+
+def _hours(frame: pd.DataFrame) -> np.ndarray | None:
+    """Hour of day per row from an ``hour`` or ``ts`` column (``None`` when neither exists)."""
+    if "hour" in frame.columns:
+        return pd.to_numeric(frame["hour"], errors="coerce").to_numpy(dtype=float)
+    if "ts" in frame.columns:
+        from adwise.data import parse_timestamps
+
+        return parse_timestamps(frame["ts"]).dt.hour.to_numpy(dtype=float)
+    return None
 
 
 class ClickModel(AdwiseEstimator):
-    """Calibrated pCTR and pCVR from an impression log (logistic regression on evidence).
+    """Calibrated pCTR and pCVR from an impression log: interests learned from impressions.
 
-    For an impression of ad ``a`` (category ``c``) to user ``u`` the features are smoothed,
-    leave-one-out log rates (the row's own outcome is removed when training, so no label
-    leaks into its features):
+    Clicks are rare (a user has a handful at most), impressions are not, and the logging
+    policy that chose them already aimed at each user's interests.  So the user's interest in
+    category ``c`` is estimated from impressions, in two steps:
 
-    * ``user_cat_ctr``  : :math:`\\log \\frac{clicks_{uc} + m\\,CTR_c}{imps_{uc} + m}`
-      (the user's click-through on the category, shrunk to the category's);
-    * ``user_cat_share``: :math:`\\log(\\frac{imps_{uc} + 1}{imps_u + n_{cat}})` (what the
-      logging policy believed about the user's interests);
-    * ``ad_ctr``, ``user_ctr``, ``cat_ctr``: the ad's, the user's and the category's smoothed
-      log click-through.
+    * a **prior** share :math:`\\pi_{uc}`: a ridge regression from what is known about the
+      user before any event (TF-IDF of their free text, one-hot attributes such as age band
+      or region) to their share of impressions per category, fitted on all users with
+      events, so users alike in words and attributes share interests;
+    * a **posterior** share :math:`\\frac{imps_{uc} + m\\,\\pi_{uc}}{imps_u + m}` that moves
+      the prior towards the user's own impressions.
 
-    A logistic regression on these gives pCTR (calibrated by construction, Platt-like); a
-    second one on clicked rows with the ad's and the category's smoothed log conversion rates
-    gives pCVR = P(convert | click).  Unknown users fall back to the category and ad rates,
-    unknown ads to the category rate (or the global rate without a category).
+    A logistic regression on ``[log posterior, log prior, one-hot ad, one-hot category,
+    one-hot placement, one-hot hour]`` (L2-regularised, so rarely seen ads shrink to their
+    category) gives pCTR; a second one on clicked rows (interests, ad, category) gives pCVR
+    = P(convert | click).  Both are additive in the log-odds, so they are stored as small
+    tables (per ad, per user x category, per placement and hour) and prediction is a few
+    array lookups.  Unknown users get the prior of a user with no text or attributes,
+    unknown ads their category's effect (or the average one), missing context the average
+    context.
 
     Parameters
     ----------
-    strength : float, default 20.0
-        Prior strength ``m`` of the smoothing (pseudo-impressions).
-    C : float, default 1.0
-        Inverse regularisation of the logistic regressions.
+    strength : float, default 5.0
+        Prior strength ``m`` (pseudo-impressions) of the posterior share.
+    C : float, default 0.3
+        Inverse L2 regularisation of the logistic regressions.
+    alpha : float, default 1.0
+        Regularisation of the ridge regression for the prior share.
+
+    Attributes
+    ----------
+    categories_ : ndarray of str
+    ads_, users_ : Index
+        Ids with stored tables (ads of the log or of ``ad_category``; users of the log, of
+        ``user_text`` or of ``user_attributes``).
+    ad_pos_, user_pos_ : dict
+        Id -> position in ``ads_`` / ``users_``.
+    coef_ : dict
+        Coefficients of the dense features (``posterior_share``, ``prior_share``) of the
+        click model.
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "strength": [Interval(float, 0, None, closed="neither")],
         "C": [Interval(float, 0, None, closed="neither")],
+        "alpha": [Interval(float, 0, None, closed="neither")],
     }
 
-    def __init__(self, strength: float = 20.0, C: float = 1.0) -> None:
+    def __init__(self, strength: float = 5.0, C: float = 0.3, alpha: float = 1.0) -> None:
         self.strength = strength
         self.C = C
+        self.alpha = alpha
 
     def fit(
         self,
         events: pd.DataFrame,
         ad_category: Mapping[Any, Any] | None = None,
         user_text: Mapping[Any, Any] | None = None,
+        user_attributes: pd.DataFrame | None = None,
     ) -> ClickModel:
         """Fit on rows with ``user_id``, ``ad_id``, ``clicked`` (and ``converted`` for pCVR).
 
-        ``ad_category`` maps ad id -> category (default: every ad its own category);
-        ``user_text`` maps user id -> free text (stated interests, bio), from which a ridge
-        regression learns each user's category shares (the ``text_cat`` feature; it also
-        serves users with text but no history).
+        Parameters
+        ----------
+        events : DataFrame
+            One row per impression; ``placement`` and ``ts`` (or ``hour``) are used when
+            present.
+        ad_category : mapping, optional
+            Ad id -> category.  Without it all ads share one category (no interests).
+        user_text : mapping, optional
+            User id -> free text (stated interests, bio).
+        user_attributes : DataFrame, optional
+            Indexed by user id; every column is a categorical attribute.
+
+        Returns
+        -------
+        ClickModel
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -93,151 +148,201 @@ class ClickModel(AdwiseEstimator):
                 raise InputError(f"ClickModel: the events lack column {c!r}.")
         if len(events) == 0:
             raise InputError("ClickModel: no events given.")
-        e = pd.DataFrame(
-            {
-                "u": events["user_id"].astype(str).to_numpy(dtype=object),
-                "a": events["ad_id"].astype(str).to_numpy(dtype=object),
-                "y": events["clicked"].to_numpy(dtype=float),
-                "v": (
-                    events["converted"].to_numpy(dtype=float)
-                    if "converted" in events.columns
-                    else np.zeros(len(events))
-                ),
-            }
-        )
-        cats = {str(k): str(v) for k, v in (ad_category or {}).items()}
-        e["c"] = e["a"].map(cats).fillna(e["a"])
-        self.ad_category_ = dict(zip(e["a"], e["c"], strict=False)) | cats
-        self.global_ctr_ = float(e["y"].mean())
-        self.n_categories_ = int(max(1, len(set(self.ad_category_.values()))))
-        # aggregates (stored for serving)
-        self.user_stats_ = e.groupby("u")[["y"]].agg(["sum", "count"]).droplevel(0, axis=1)
-        self.ad_stats_ = e.groupby("a")[["y", "v"]].sum().join(e.groupby("a").size().rename("n"))
-        self.cat_stats_ = e.groupby("c")[["y", "v"]].sum().join(e.groupby("c").size().rename("n"))
-        self.uc_stats_ = e.groupby(["u", "c"])["y"].agg(["sum", "count"])
-        self._fit_text(e, user_text)
-        X = self._features(e["u"].to_numpy(), e["a"].to_numpy(), loo=e["y"].to_numpy())
-        self.ctr_model_ = LogisticRegression(C=self.C, max_iter=500).fit(X, e["y"].to_numpy())
-        clicked = e["y"].to_numpy() > 0
-        self.global_cvr_ = float(e.loc[clicked, "v"].mean()) if clicked.any() else 0.0
-        self.cvr_model_ = None
-        if clicked.sum() >= 20 and 0 < e.loc[clicked, "v"].sum() < clicked.sum():
-            ec = e[clicked]
-            Xc = self._cvr_features(ec["a"].to_numpy(), loo=ec["v"].to_numpy())
-            self.cvr_model_ = LogisticRegression(C=self.C, max_iter=500).fit(Xc, ec["v"])
+        eu = events["user_id"].astype(str).to_numpy(dtype=object)
+        ea = events["ad_id"].astype(str).to_numpy(dtype=object)
+        y = events["clicked"].to_numpy(dtype=float)
+        if not 0 < y.sum() < len(y):
+            raise InputError("ClickModel: the events need both clicked and unclicked rows.")
+        v = (events["converted"].to_numpy(dtype=float) if "converted" in events.columns
+             else np.zeros(len(y)))
+        cats = {str(k): str(cat) for k, cat in (ad_category or {}).items()}
+        self.ads_ = pd.Index(pd.unique(np.concatenate([ea, np.array(list(cats), dtype=object)])))
+        ad_cat = pd.Series(self.ads_).map(cats).fillna("").to_numpy(dtype=object)
+        self.categories_, ad_cat_code = np.unique(ad_cat.astype(str), return_inverse=True)
+        self.ad_cat_code_ = ad_cat_code.astype(np.int64)
+        texts = {str(k): str(t) for k, t in (user_text or {}).items() if pd.notna(t)}
+        attrs = None
+        if user_attributes is not None and len(user_attributes.columns):
+            attrs = user_attributes.copy()
+            attrs.index = attrs.index.astype(str)
+            attrs = attrs[~attrs.index.duplicated(keep="last")]
+        known = [eu, np.array(list(texts), dtype=object)]
+        if attrs is not None:
+            known.append(attrs.index.to_numpy(dtype=object))
+        self.users_ = pd.Index(pd.unique(np.concatenate(known)))
+        self.user_pos_ = {v: p for p, v in enumerate(self.users_)}
+        self.ad_pos_ = {v: p for p, v in enumerate(self.ads_)}
+        u = self.users_.get_indexer(eu)
+        a = self.ads_.get_indexer(ea)
+        c = self.ad_cat_code_[a]
+        n_cat = len(self.categories_)
+        imps = np.zeros((len(self.users_), n_cat))
+        np.add.at(imps, (u, c), 1.0)
+        prior, self.unknown_prior_ = self._fit_prior(imps, texts, attrs)
+        n_u = imps.sum(axis=1, keepdims=True)
+        self.user_impressions_ = n_u[:, 0]
+        post = (imps + self.strength * prior) / (n_u + self.strength)
+        log_post, log_prior = np.log(post), np.log(prior)
+        # context levels: placements seen in the log, hours 0-23 (missing -> no one-hot)
+        self.placements_ = (pd.Index(pd.unique(events["placement"].astype(str)))
+                            if "placement" in events.columns else pd.Index([], dtype=object))
+        slot = (self.placements_.get_indexer(events["placement"].astype(str))
+                if "placement" in events.columns else np.full(len(y), -1))
+        hour = _hours(events)
+        hour = np.full(len(y), -1) if hour is None else np.nan_to_num(hour, nan=-1).astype(int)
+        hour = np.where((hour >= 0) & (hour < 24), hour, -1)
+        X = self._design(a, c, slot, hour, log_post[u, c], log_prior[u, c])
+        ctr = LogisticRegression(C=self.C, max_iter=1000).fit(X, y)
+        w = ctr.coef_[0]
+        n_ad, n_sl = len(self.ads_), len(self.placements_)
+        ad_w, cat_w = w[:n_ad], w[n_ad:n_ad + n_cat]
+        slot_w = w[n_ad + n_cat:n_ad + n_cat + n_sl]
+        hour_w = w[n_ad + n_cat + n_sl:n_ad + n_cat + n_sl + 24]
+        b_post, b_prior = w[-2], w[-1]
+        self.coef_ = {"posterior_share": float(b_post), "prior_share": float(b_prior)}
+        self.ad_logit_ = ctr.intercept_[0] + ad_w + cat_w[self.ad_cat_code_]
+        # an ad unknown at fit time: the intercept plus the average category
+        self.unknown_ad_logit_ = float(ctr.intercept_[0] + cat_w.mean())
+        self.log_posterior_ = log_post.astype(np.float32)
+        self.log_prior_ = log_prior.astype(np.float32)
+        self.slot_logit_ = slot_w
+        self.hour_logit_ = hour_w
+        # missing context: the log's average effect, so predictions stay calibrated on average
+        self.mean_slot_logit_ = float(slot_w[slot[slot >= 0]].mean()) if (slot >= 0).any() \
+            else 0.0
+        self.mean_hour_logit_ = float(hour_w[hour[hour >= 0]].mean()) if (hour >= 0).any() \
+            else 0.0
+        self._fit_cvr(y > 0, v, a, c, log_post[u, c], log_prior[u, c])
         return self
 
-    def _fit_text(self, e: pd.DataFrame, user_text: Mapping[Any, Any] | None) -> None:
-        """Ridge regression from user-text TF-IDF to the user's category shares of engagement
-        (impressions plus ten times clicks), so words like "ski holidays" map to travel."""
+    def _fit_prior(self, imps: np.ndarray, texts: dict[str, str], attrs: pd.DataFrame | None):
+        """Prior category shares per user (rows sum to 1) and the share of a user with no
+        text and no attributes, from a ridge regression on text and attributes."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import Ridge
+        from sklearn.preprocessing import OneHotEncoder
 
-        self.text_model_ = None
-        self.categories_ = np.array(sorted(set(self.ad_category_.values())), dtype=object)
-        if not user_text:
+        n_u = imps.sum(axis=1)
+        overall = (imps.sum(axis=0) + 1.0) / (imps.sum() + imps.shape[1])
+        blocks, self.text_vectorizer_, self.attr_encoder_ = [], None, None
+        has_text = np.array([u in texts for u in self.users_])
+        if has_text.sum() >= 20:
+            vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+            docs = [texts.get(u, "") for u in self.users_]
+            try:
+                blocks.append(vec.fit_transform(docs))
+                self.text_vectorizer_ = vec
+            except ValueError:  # empty vocabulary: the texts carry no usable words
+                pass
+        if attrs is not None:
+            enc = OneHotEncoder(handle_unknown="ignore")
+            table = attrs.reindex(self.users_).astype(object).fillna("?").astype(str)
+            blocks.append(enc.fit_transform(table))
+            self.attr_encoder_ = enc
+        fitted = n_u > 0
+        if not blocks or fitted.sum() < 20:
+            return np.tile(overall, (len(n_u), 1)), overall
+        X = sp.hstack(blocks).tocsr()
+        shares = imps[fitted] / n_u[fitted, None]
+        ridge = Ridge(alpha=self.alpha).fit(X[fitted], shares, sample_weight=n_u[fitted])
+
+        def norm(p: np.ndarray) -> np.ndarray:
+            # floor: a share the ridge puts at or below zero is "rare", not impossible
+            p = np.clip(p, 1e-3, None)
+            return p / p.sum(axis=-1, keepdims=True)
+
+        return norm(ridge.predict(X)), norm(ridge.intercept_)
+
+    def _design(self, a, c, slot, hour, log_post, log_prior) -> sp.csr_matrix:
+        n_sl = len(self.placements_)
+        blocks = [_one_hot(a, len(self.ads_)), _one_hot(c, len(self.categories_))]
+        if slot is not None:
+            sl = _one_hot(np.where(slot >= 0, slot, 0), max(n_sl, 1))[:, :n_sl]
+            hr = _one_hot(np.where(hour >= 0, hour, 0), 24)
+            blocks += [sl.multiply((slot >= 0)[:, None]), hr.multiply((hour >= 0)[:, None])]
+        blocks.append(sp.csr_matrix(np.column_stack([log_post, log_prior])))
+        return sp.hstack(blocks).tocsr()
+
+    def _fit_cvr(self, clicked, v, a, c, log_post, log_prior) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        n_clicks, n_conv = int(clicked.sum()), float(v[clicked].sum())
+        self.global_cvr_ = n_conv / n_clicks
+        self.cvr_ad_logit_ = None
+        if n_clicks < 20 or not 0 < n_conv < n_clicks:
             return
-        texts = pd.Series({str(k): str(v) for k, v in user_text.items() if pd.notna(v)})
-        w = e.assign(w=1.0 + 10.0 * e["y"]).groupby(["u", "c"])["w"].sum().unstack(fill_value=0)
-        w = w.reindex(columns=self.categories_, fill_value=0.0)
-        w = w[w.index.isin(texts.index)]
-        if len(w) < 20:
-            return
-        Y = w.to_numpy() / w.to_numpy().sum(axis=1, keepdims=True)
-        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
-        try:
-            X = vec.fit_transform(texts.reindex(w.index).to_numpy())
-        except ValueError:  # empty vocabulary
-            return
-        self.text_vectorizer_ = vec
-        self.text_model_ = Ridge(alpha=1.0).fit(X, Y)
-        self.user_text_ = texts
-        self.user_text_cat_ = pd.DataFrame(
-            np.clip(self.text_model_.predict(vec.transform(texts.to_numpy())), 0.0, None) + 0.02,
-            index=texts.index, columns=self.categories_,
-        )
+        X = self._design(a[clicked], c[clicked], None, None, log_post[clicked],
+                         log_prior[clicked])
+        m = LogisticRegression(C=self.C, max_iter=1000).fit(X, v[clicked])
+        w = m.coef_[0]
+        n_ad, n_cat = len(self.ads_), len(self.categories_)
+        self.cvr_ad_logit_ = m.intercept_[0] + w[:n_ad] + w[n_ad:n_ad + n_cat][self.ad_cat_code_]
+        self.cvr_unknown_ad_logit_ = float(m.intercept_[0] + w[n_ad:n_ad + n_cat].mean())
+        self.cvr_interest_coef_ = (float(w[-2]), float(w[-1]))
 
-    def _text_feature(self, u: np.ndarray, c: np.ndarray) -> np.ndarray:
-        if self.text_model_ is None:
-            return np.zeros(len(u))
-        tab = self.user_text_cat_
-        rows = tab.index.get_indexer(u)
-        cols = tab.columns.get_indexer(c)
-        vals = tab.to_numpy()
-        out = np.full(len(u), np.log(1.0 / max(1, len(self.categories_))))
-        ok = (rows >= 0) & (cols >= 0)
-        out[ok] = np.log(vals[rows[ok], cols[ok]])
-        return out
+    # ------------------------------------------------------------------ prediction
+    def _codes(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        # dict look-ups: for the few rows of one request they cost microseconds, where an
+        # Index look-up converts the ids to Arrow strings first
+        return _lookup(self.user_pos_, frame["user_id"]), _lookup(self.ad_pos_, frame["ad_id"])
 
-    def _features(self, u: np.ndarray, a: np.ndarray, loo: np.ndarray | None = None):
-        m = self.strength
-        c = pd.Series(a).map(self.ad_category_).fillna(pd.Series(a)).to_numpy(dtype=object)
-        own_y = np.zeros(len(u)) if loo is None else loo
-        own_n = np.zeros(len(u)) if loo is None else np.ones(len(u))
-        g = self.global_ctr_
-        cs = self.cat_stats_.reindex(c)
-        cat_ctr = _smooth(cs["y"].fillna(0).to_numpy() - own_y, cs["n"].fillna(0).to_numpy()
-                          - own_n, g, m)
-        ads = self.ad_stats_.reindex(a)
-        ad_ctr = _smooth(ads["y"].fillna(0).to_numpy() - own_y, ads["n"].fillna(0).to_numpy()
-                         - own_n, cat_ctr, m)
-        us = self.user_stats_.reindex(u)
-        u_y, u_n = us["sum"].fillna(0).to_numpy() - own_y, us["count"].fillna(0).to_numpy() - own_n
-        user_ctr = _smooth(u_y, u_n, g, m)
-        uc = self.uc_stats_.reindex(pd.MultiIndex.from_arrays([u, c]))
-        uc_y = uc["sum"].fillna(0).to_numpy() - own_y
-        uc_n = uc["count"].fillna(0).to_numpy() - own_n
-        user_cat_ctr = _smooth(uc_y, uc_n, cat_ctr, m)
-        share = (uc_n + 1.0) / (u_n + self.n_categories_)
-        return np.column_stack(
-            [np.log(user_cat_ctr), np.log(share), np.log(ad_ctr), np.log(user_ctr),
-             np.log(cat_ctr), self._text_feature(u, c)]
-        )
+    def _interest(self, u: np.ndarray, a: np.ndarray, b_post: float, b_prior: float):
+        """Interest log-odds of users ``u`` in the categories of ads ``a`` (0 for unknown ads,
+        whose category is unknown; the no-text, no-attribute prior for unknown users)."""
+        c = np.where(a >= 0, self.ad_cat_code_[a], 0)
+        known = u >= 0
+        ui = np.where(known, u, 0)
+        unknown = (b_post + b_prior) * np.log(self.unknown_prior_[c])
+        out = np.where(known, b_post * self.log_posterior_[ui, c]
+                       + b_prior * self.log_prior_[ui, c], unknown)
+        return np.where(a >= 0, out, 0.0)
 
-    def _cvr_features(self, a: np.ndarray, loo: np.ndarray | None = None):
-        m = self.strength / 4
-        c = pd.Series(a).map(self.ad_category_).fillna(pd.Series(a)).to_numpy(dtype=object)
-        own_v = np.zeros(len(a)) if loo is None else loo
-        own_n = np.zeros(len(a)) if loo is None else np.ones(len(a))
-        g = max(self.global_cvr_, 1e-4)
-        cs = self.cat_stats_.reindex(c)
-        cat = _smooth(cs["v"].fillna(0).to_numpy() - own_v, cs["y"].fillna(0).to_numpy() - own_n,
-                      g, m)
-        ads = self.ad_stats_.reindex(a)
-        ad = _smooth(ads["v"].fillna(0).to_numpy() - own_v, ads["y"].fillna(0).to_numpy()
-                     - own_n, cat, m)
-        return np.column_stack([logit(np.clip(ad, 1e-4, 1 - 1e-4)),
-                                logit(np.clip(cat, 1e-4, 1 - 1e-4))])
+    def _parts(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ad, interest, context) log-odds contributions per row."""
+        u, a = self._codes(frame)
+        ad = np.where(a >= 0, self.ad_logit_[a], self.unknown_ad_logit_)
+        interest = self._interest(u, a, self.coef_["posterior_share"],
+                                  self.coef_["prior_share"])
+        ctx = np.full(len(a), self.mean_slot_logit_ + self.mean_hour_logit_)
+        if "placement" in frame.columns and len(self.placements_):
+            s = self.placements_.get_indexer(frame["placement"].astype(str))
+            ctx += np.where(s >= 0, self.slot_logit_[s], self.mean_slot_logit_) \
+                - self.mean_slot_logit_
+        hour = _hours(frame)
+        if hour is not None:
+            h = np.nan_to_num(hour, nan=-1).astype(int)
+            ok = (h >= 0) & (h < 24)
+            ctx += np.where(ok, self.hour_logit_[np.where(ok, h, 0)], self.mean_hour_logit_) \
+                - self.mean_hour_logit_
+        return ad, interest, ctx
 
     def predict_ctr(self, frame: pd.DataFrame) -> np.ndarray:
-        """P(click) for rows with ``user_id`` and ``ad_id``."""
-        check_is_fitted(self, "ctr_model_")
-        u = frame["user_id"].astype(str).to_numpy(dtype=object)
-        a = frame["ad_id"].astype(str).to_numpy(dtype=object)
-        return self.ctr_model_.predict_proba(self._features(u, a))[:, 1]
+        """P(click) for rows with ``user_id`` and ``ad_id`` (``placement``, ``ts`` or
+        ``hour`` optional)."""
+        check_is_fitted(self, "ad_logit_")
+        ad, interest, ctx = self._parts(frame)
+        return expit(ad + interest + ctx)
 
     def predict_cvr(self, frame: pd.DataFrame) -> np.ndarray:
-        """P(convert | click) for rows with ``ad_id``."""
-        check_is_fitted(self, "ctr_model_")
-        a = frame["ad_id"].astype(str).to_numpy(dtype=object)
-        if self.cvr_model_ is None:
-            return np.full(len(a), self.global_cvr_)
-        return self.cvr_model_.predict_proba(self._cvr_features(a))[:, 1]
+        """P(convert | click) for rows with ``ad_id`` (and ``user_id`` for interests)."""
+        check_is_fitted(self, "ad_logit_")
+        if self.cvr_ad_logit_ is None:
+            return np.full(len(frame), self.global_cvr_)
+        if "user_id" not in frame.columns:
+            frame = frame.assign(user_id="")
+        u, a = self._codes(frame)
+        b_post, b_prior = self.cvr_interest_coef_
+        ad = np.where(a >= 0, self.cvr_ad_logit_[a], self.cvr_unknown_ad_logit_)
+        return expit(ad + self._interest(u, a, b_post, b_prior))
 
     def factors(self, frame: pd.DataFrame) -> list[dict[str, float]]:
-        """Per row, each feature's contribution to the click log-odds (coefficient x value,
-        centred on the training mean), largest first."""
-        check_is_fitted(self, "ctr_model_")
-        u = frame["user_id"].astype(str).to_numpy(dtype=object)
-        a = frame["ad_id"].astype(str).to_numpy(dtype=object)
-        X = self._features(u, a)
-        contrib = X * self.ctr_model_.coef_[0]
-        out = []
-        for row in contrib:
-            d = dict(zip(_FEATURES, row - contrib.mean(axis=0) if len(X) > 1 else row,
-                         strict=True))
-            out.append(dict(sorted(d.items(), key=lambda kv: -abs(kv[1]))))
-        return out
+        """Per row, the click log-odds from the ad (its own and its category's effect), the
+        user's interest in the ad's category and the context (placement, hour), largest
+        first; they sum to the click log-odds (the intercept is counted in the ad's part)."""
+        check_is_fitted(self, "ad_logit_")
+        parts = np.column_stack(self._parts(frame))
+        return [dict(sorted(zip(_FEATURES, map(float, row), strict=True),
+                            key=lambda kv: -abs(kv[1]))) for row in parts]
 
 
 class DeliveryPlanner:
@@ -322,7 +427,18 @@ class DeliveryPlanner:
             )
         a["max_charge"] = np.where(a["bid"] > 0, a["bid"], a["cpa_bid"])
         self.ads = a
+        # plain arrays by position in ``ads``: a request looks ads up by position, not .loc
+        self._ids = a.index.to_numpy(dtype=object)
+        self._campaign = a["campaign_id"].to_numpy(dtype=object)
+        self._pricing = a["pricing"].to_numpy(dtype=object)
+        self._cpa = self._pricing == "cpa"
+        self._bid = a["bid"].to_numpy(dtype=float)
+        self._cpa_bid = a["cpa_bid"].to_numpy(dtype=float)
+        self._max_charge = a["max_charge"].to_numpy(dtype=float)
         self.budgets = a.groupby("campaign_id")["budget"].sum(min_count=1).to_dict()
+        self._pos = {ad: p for p, ad in enumerate(self._ids)}
+        self._ad_budget = np.array([self.budgets.get(c, np.nan) for c in self._campaign],
+                                   dtype=float)
         self.predict_ctr = predict_ctr
         self.predict_cvr = predict_cvr
         self.frequency_cap = frequency_cap
@@ -340,23 +456,44 @@ class DeliveryPlanner:
     # -------------------------------------------------------------- rules
     def eligible(self, user: str, ad_ids: np.ndarray, progress: float) -> tuple[np.ndarray, list]:
         """Which ads may be served now, and why not (``""`` when eligible)."""
-        reasons = []
-        ok = np.ones(len(ad_ids), dtype=bool)
-        for j, ad in enumerate(ad_ids):
-            row = self.ads.loc[ad]
-            camp = row["campaign_id"]
-            budget = self.budgets.get(camp)
-            why = ""
-            if self.frequency_cap is not None and self.shown[(user, ad)] >= self.frequency_cap:
-                why = f"frequency cap ({self.frequency_cap}) reached"
-            elif budget is not None and np.isfinite(budget):
-                spent = self.spend[camp]
-                if spent + row["max_charge"] > budget:
-                    why = "budget exhausted"
-                elif self.pacing and spent > budget * progress:
-                    why = f"paced: spent {spent:.2f} of {budget:.2f} at {progress:.0%} of period"
-            ok[j] = why == ""
-            reasons.append(why)
+        return self._eligible(str(user), self._positions(ad_ids), progress)
+
+    def _positions(self, ad_ids: Any) -> np.ndarray:
+        ids = [str(c) for c in ad_ids]
+        pos = np.fromiter((self._pos.get(c, -1) for c in ids), dtype=np.int64, count=len(ids))
+        if (pos < 0).any():
+            unknown = np.asarray(ids, dtype=object)[pos < 0]
+            raise InputError(
+                f"unknown candidate ad(s): {', '.join(map(repr, unknown[:5]))}; ingest them "
+                "into the ads table first."
+            )
+        return pos
+
+    def _eligible(self, user: str, pos: np.ndarray, progress: float) -> tuple[np.ndarray, list]:
+        n = len(pos)
+        cap = self.frequency_cap
+        capped = np.zeros(n, dtype=bool)
+        if cap is not None and self.shown:
+            capped = np.array([self.shown.get((user, a), 0) >= cap for a in self._ids[pos]],
+                              dtype=bool)
+        camps = self._campaign[pos]
+        spent = (np.array([self.spend.get(c, 0.0) for c in camps]) if self.spend
+                 else np.zeros(n))
+        budget = self._ad_budget[pos]
+        limited = np.isfinite(budget) & ~capped
+        exhausted = limited & (spent + self._max_charge[pos] > budget)
+        paced = limited & ~exhausted & (spent > budget * progress) if self.pacing else \
+            np.zeros(n, dtype=bool)
+        ok = ~(capped | exhausted | paced)
+        reasons = [""] * n
+        for j in np.flatnonzero(~ok):
+            if capped[j]:
+                reasons[j] = f"frequency cap ({cap}) reached"
+            elif exhausted[j]:
+                reasons[j] = "budget exhausted"
+            else:
+                reasons[j] = (f"paced: spent {spent[j]:.2f} of {budget[j]:.2f} at "
+                              f"{progress:.0%} of period")
         return ok, reasons
 
     def rank(
@@ -382,57 +519,63 @@ class DeliveryPlanner:
             ``ad_id, campaign_id, pricing, p_ctr, p_cvr, bid, cpa_bid, expected_value,
             eligible, reason, factors`` sorted by (eligible, expected_value) descending.
         """
+        return pd.DataFrame(self.rank_records(user, candidates, context),
+                            columns=list(_RANK_COLUMNS))
+
+    def rank_records(
+        self,
+        user: Any,
+        candidates: Any = None,
+        context: Mapping[str, Any] | None = None,
+        k: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows of :meth:`rank` as dicts, only the best ``k`` (all when ``None``).
+
+        The online path: no DataFrame is built for the result, and the per-ad breakdown is
+        computed for the returned rows only.
+        """
         ctx = dict(context or {})
         progress = float(ctx.pop("progress", 1.0))
         if not 0.0 <= progress <= 1.0:
             raise InputError(f"context progress must be in [0, 1]; got {progress}.")
-        ids = (
-            self.ads.index.to_numpy(dtype=object)
-            if candidates is None
-            else np.asarray([str(c) for c in candidates], dtype=object)
-        )
-        unknown = [c for c in ids if c not in self.ads.index]
-        if unknown:
-            raise InputError(
-                f"unknown candidate ad(s): {', '.join(map(repr, unknown[:5]))}; ingest them "
-                "into the ads table first."
-            )
-        if len(ids) == 0:
+        if candidates is None:
+            pos = np.arange(len(self._ids))
+        else:
+            pos = self._positions(candidates)
+        if len(pos) == 0:
             raise InputError("give at least one candidate ad.")
-        frame = pd.DataFrame({"user_id": str(user), "ad_id": ids})
-        for k, v in ctx.items():
-            frame[k] = v
+        ids = self._ids[pos]
+        frame = pd.DataFrame({"user_id": np.full(len(ids), str(user), dtype=object),
+                              "ad_id": ids, **{key: [v] * len(ids) for key, v in ctx.items()}})
         p_ctr = np.asarray(self.predict_ctr(frame), dtype=float)
         p_cvr = None if self.predict_cvr is None else self.predict_cvr(frame)
         p_cvr = (
             np.full(len(ids), self.cvr_fallback) if p_cvr is None else np.asarray(p_cvr, float)
         )
-        a = self.ads.loc[ids]
-        cpa = (a["pricing"] == "cpa").to_numpy()
-        ev = np.where(cpa, p_ctr * p_cvr * a["cpa_bid"].to_numpy(), p_ctr * a["bid"].to_numpy())
-        ok, reasons = self.eligible(str(user), ids, progress)
-        facts = self.explain(frame) if self.explain is not None else [{} for _ in ids]
-        out = pd.DataFrame(
+        cpa = self._cpa[pos]
+        ev = np.where(cpa, p_ctr * p_cvr * self._cpa_bid[pos], p_ctr * self._bid[pos])
+        ok, reasons = self._eligible(str(user), pos, progress)
+        # eligible first, then by expected value; stable, so ties keep the candidates' order
+        order = np.lexsort((-ev, ~ok))[: len(pos) if k is None else k]
+        facts = (self.explain(frame.iloc[order]) if self.explain is not None
+                 else [{} for _ in order])
+        return [
             {
-                "ad_id": ids,
-                "campaign_id": a["campaign_id"].to_numpy(),
-                "pricing": a["pricing"].to_numpy(),
-                "p_ctr": p_ctr,
-                "p_cvr": p_cvr,
-                "bid": a["bid"].to_numpy(),
-                "cpa_bid": a["cpa_bid"].to_numpy(),
-                "expected_value": ev,
-                "eligible": ok,
-                "reason": reasons,
-                "factors": [
-                    {"source": self.source, **{k: round(float(v), 4) for k, v in f.items()}}
-                    for f in facts
-                ],
+                "ad_id": ids[j],
+                "campaign_id": self._campaign[pos[j]],
+                "pricing": self._pricing[pos[j]],
+                "p_ctr": float(p_ctr[j]),
+                "p_cvr": float(p_cvr[j]),
+                "bid": float(self._bid[pos[j]]),
+                "cpa_bid": float(self._cpa_bid[pos[j]]),
+                "expected_value": float(ev[j]),
+                "eligible": bool(ok[j]),
+                "reason": reasons[j],
+                "factors": {"source": self.source,
+                            **{name: round(float(v), 4) for name, v in f.items()}},
             }
-        )
-        return out.sort_values(
-            ["eligible", "expected_value"], ascending=[False, False], kind="stable"
-        ).reset_index(drop=True)
+            for j, f in zip(order, facts, strict=True)
+        ]
 
     def choose(self, user: Any, candidates: Any = None, context: Mapping[str, Any] | None = None):
         """The best eligible ad's row (a Series), or ``None`` when nothing may be served."""

@@ -141,6 +141,17 @@ class ServiceState:
         finally:
             lock.release()
 
+    def cached(self, name: str) -> Any | None:
+        """The cached object of ``name`` when it is still the promoted version, else ``None``.
+
+        One ``stat`` and no lock, so an ``async`` route can call it on the event loop and go
+        to a worker thread (:meth:`model`) only when a version has to be loaded.
+        """
+        slot = self._slots.get(name)
+        if slot is None or self._stamp(name.split(":", 1)[0]) != slot.stamp:
+            return None
+        return slot.obj
+
     def register(self, name: str, loader: Callable[[Workspace], Any]) -> None:
         """Declare a model to load when the service starts (see :meth:`preload`); optional,
         since :meth:`model` loads on first use anyway."""
