@@ -350,7 +350,21 @@ def _top_per_row(S: sp.csr_matrix, k: int) -> sp.csr_matrix:
     )
 
 
-class ImplicitALSRecommender(ImplicitRecommender):
+class _FactorRecommender(ImplicitRecommender):
+    """An ``implicit`` factor model fitted single-threaded; scores are user . item factors."""
+
+    def _fit_factors(self, model: Any, X: sp.csr_matrix) -> None:
+        # One BLAS thread: implicit's own loop already uses the core we give it (2-core rule).
+        with blas_threads(1):
+            model.fit(X.astype(np.float32).tocsr(), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors)
+        self.item_factors_ = np.asarray(model.item_factors)
+
+    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
+        return self.user_factors_[uc] @ self.item_factors_.T
+
+
+class ImplicitALSRecommender(_FactorRecommender):
     """Weighted-ALS for implicit feedback (Hu, Koren & Volinsky 2008) from ``implicit``.
 
     Confidence ``1 + alpha * x_ui``; BLAS is capped to one thread around the fit.
@@ -389,24 +403,18 @@ class ImplicitALSRecommender(ImplicitRecommender):
     def _fit(self, X, item_features) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
 
-        with blas_threads(1):
-            model = AlternatingLeastSquares(
-                factors=self.factors,
-                regularization=self.regularization,
-                alpha=self.alpha,
-                iterations=self.iterations,
-                random_state=self.random_state,
-                num_threads=1,
-            )
-            model.fit(X.astype(np.float32).tocsr(), show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors)
-        self.item_factors_ = np.asarray(model.item_factors)
-
-    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
-        return self.user_factors_[uc] @ self.item_factors_.T
+        model = AlternatingLeastSquares(
+            factors=self.factors,
+            regularization=self.regularization,
+            alpha=self.alpha,
+            iterations=self.iterations,
+            random_state=self.random_state,
+            num_threads=1,
+        )
+        self._fit_factors(model, X)
 
 
-class BPRRecommender(ImplicitRecommender):
+class BPRRecommender(_FactorRecommender):
     """Bayesian Personalised Ranking (Rendle et al. 2009) from ``implicit``.
 
     Parameters
@@ -443,21 +451,15 @@ class BPRRecommender(ImplicitRecommender):
     def _fit(self, X, item_features) -> None:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-        with blas_threads(1):
-            model = BayesianPersonalizedRanking(
-                factors=self.factors,
-                learning_rate=self.learning_rate,
-                regularization=self.regularization,
-                iterations=self.iterations,
-                random_state=self.random_state,
-                num_threads=1,
-            )
-            model.fit((X > 0).astype(np.float32).tocsr(), show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors)
-        self.item_factors_ = np.asarray(model.item_factors)
-
-    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
-        return self.user_factors_[uc] @ self.item_factors_.T
+        model = BayesianPersonalizedRanking(
+            factors=self.factors,
+            learning_rate=self.learning_rate,
+            regularization=self.regularization,
+            iterations=self.iterations,
+            random_state=self.random_state,
+            num_threads=1,
+        )
+        self._fit_factors(model, X > 0)  # BPR learns from who engaged, not how much
 
 
 class ContentRecommender(ImplicitRecommender):
