@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from adwise.delivery import (
     BiasedMF,
@@ -51,49 +52,77 @@ def table(rows: list[dict], key: str, lower_better: bool) -> str:
     return "\n".join([head, sep, *body])
 
 
-def explicit(train: pd.DataFrame, test: pd.DataFrame, scale, cols=("u", "i", "r")) -> list[dict]:
+def _seconds(fit) -> float:
+    t0 = time.perf_counter()
+    fit()
+    return time.perf_counter() - t0
+
+
+def explicit(train: pd.DataFrame, test: pd.DataFrame, scale, cols=("u", "i", "r")):
+    """Rating rows and the fit-time ratio Surprise SVD / adwise BiasedMF (tuned).
+
+    Everything runs with BLAS capped to one thread (the same settings for every model; Surprise
+    does not use BLAS).  The fast fits (BiasedMF, Surprise SVD) are timed as the median of three
+    fits in this process, alternating; the slow ones once.
+    """
     u, i, r = cols
     rows = []
-    blend = RatingBlend(rating_scale=scale)
-    t0 = time.perf_counter()
-    blend.fit(train[u], train[i], train[r])
-    t_blend = time.perf_counter() - t0
-    p = blend.best_params_
-    mf = BiasedMF(rating_scale=scale, reg=p["reg"], reg_bias=p["reg_bias"])
-    t0 = time.perf_counter()
-    mf.fit(train[u], train[i], train[r])
-    t_mf = time.perf_counter() - t0
-    for name, m, t in (("adwise BiasedMF (tuned reg)", mf, t_mf),
-                       ("adwise RatingBlend (tuning+blend incl.)", blend, t_blend)):
-        pred = m.predict(test[u], test[i])
-        rows.append({"model": name, "rmse": rmse(test[r], pred), "mae": mae(test[r], pred),
-                     "fit_s": t})
-    try:
-        from surprise import SVD, Dataset, KNNBaseline, Reader, SVDpp
-    except ImportError:
-        print("scikit-surprise not installed: Surprise rows skipped")
-        return rows
-    data = Dataset.load_from_df(train[[u, i, r]], Reader(rating_scale=scale))
-    ts = data.build_full_trainset()
-    peers = [("Surprise SVD", SVD(random_state=0)), ("Surprise KNNBaseline",
-             KNNBaseline(sim_options={"name": "pearson_baseline", "user_based": False},
-                         verbose=False))]
-    if not QUICK:
-        peers.append(("Surprise SVDpp", SVDpp(random_state=0)))
-    for name, algo in peers:
+    with threadpool_limits(1, "blas"):
+        blend = RatingBlend(rating_scale=scale)
         t0 = time.perf_counter()
-        algo.fit(ts)
-        t = time.perf_counter() - t0
-        pred = np.array([algo.predict(a, b).est for a, b in zip(test[u], test[i], strict=True)])
-        rows.append({"model": name, "rmse": rmse(test[r], pred), "mae": mae(test[r], pred),
-                     "fit_s": t})
-    return rows
+        blend.fit(train[u], train[i], train[r])
+        t_blend = time.perf_counter() - t0
+        mf_default = BiasedMF(rating_scale=scale)
+        mf = BiasedMF(rating_scale=scale, **blend.best_params_)
+        try:
+            from surprise import SVD, Dataset, KNNBaseline, Reader, SVDpp
+        except ImportError:
+            print("scikit-surprise not installed: Surprise rows skipped")
+            SVD = None
+        if SVD is not None:
+            data = Dataset.load_from_df(train[[u, i, r]], Reader(rating_scale=scale))
+            ts = data.build_full_trainset()
+            svd = SVD(random_state=0)
+        fits = {"default": lambda: mf_default.fit(train[u], train[i], train[r]),
+                "tuned": lambda: mf.fit(train[u], train[i], train[r])}
+        if SVD is not None:
+            fits["svd"] = lambda: svd.fit(ts)
+        times: dict[str, list[float]] = {k: [] for k in fits}
+        for _ in range(3):  # alternate, so that load from other jobs hits every model alike
+            for k, fit in fits.items():
+                times[k].append(_seconds(fit))
+        t_default, t_mf = np.median(times["default"]), np.median(times["tuned"])
+        t_svd = np.median(times["svd"]) if SVD is not None else None
+        tuned = "adwise BiasedMF (tuned reg, fit only: " + ", ".join(
+            f"{k} {v:g}" for k, v in blend.best_params_.items()) + ")"
+        for name, m, t in (("adwise BiasedMF (defaults)", mf_default, t_default),
+                           (tuned, mf, t_mf),
+                           ("adwise RatingBlend (tuning+blend incl.)", blend, t_blend)):
+            pred = m.predict(test[u], test[i])
+            rows.append({"model": name, "rmse": rmse(test[r], pred), "mae": mae(test[r], pred),
+                         "fit_s": float(t)})
+        if SVD is None:
+            return rows, None
+        peers = [("Surprise SVD", svd, t_svd), ("Surprise KNNBaseline",
+                 KNNBaseline(sim_options={"name": "pearson_baseline", "user_based": False},
+                             verbose=False), None)]
+        if not QUICK:
+            peers.append(("Surprise SVDpp", SVDpp(random_state=0), None))
+        for name, algo, t in peers:
+            if t is None:
+                t = _seconds(lambda algo=algo: algo.fit(ts))
+            pred = np.array([algo.predict(a, b).est
+                             for a, b in zip(test[u], test[i], strict=True)])
+            rows.append({"model": name, "rmse": rmse(test[r], pred), "mae": mae(test[r], pred),
+                         "fit_s": t})
+    return rows, float(t_svd / t_mf)
 
 
-def ranking(train, test, u, i, feats=None, order=None, weight=None) -> list[dict]:
+def ranking(train, test, u, i, feats=None, order=None, weight=None):
+    """Ranking rows, and a line on what the hybrid chose on its inner validation split."""
     rel = test.groupby(test[u].astype(str))[i].agg(lambda s: [str(x) for x in s])
     users = rel.index.to_numpy(dtype=object)
-    rows = []
+    rows, chosen = [], ""
     for name, model in (("adwise hybrid", "hybrid"), ("EASE (adwise, reg 250)", "ease"),
                         ("item-kNN (adwise)", "item_knn"), ("implicit ALS", "als"),
                         ("implicit BPR", "bpr"), ("popularity", "popularity")):
@@ -108,8 +137,15 @@ def ranking(train, test, u, i, feats=None, order=None, weight=None) -> list[dict
         rep = ranking_report(rec, rel.tolist(), n_items=len(m.items_), k=10)
         rows.append({"model": name, **rep, "fit_s": t})
         if model == "hybrid":
-            print("  hybrid weights", m.weights_, "validation", m.validation_ndcg_)
-    return rows
+            weights = {k: v for k, v in m.weights_.items() if v > 0}
+            lives = ", ".join(f"{h:g}: {s:.4f}" for h, s in m.half_life_ndcg_.items())
+            chosen = (f"- hybrid, chosen on its inner validation split (each user's last 20 % of "
+                      f"the training rows): weights {weights}, recency half-life "
+                      f"{m.half_life_:g} interactions (validation NDCG@10 of the best single "
+                      f"component per half-life: {lives}); validation NDCG@10 of the blend "
+                      f"{m.validation_ndcg_['hybrid']:.4f}")
+            print(chosen)
+    return rows, chosen
 
 
 def truth_providers(t, interest: np.ndarray):
@@ -135,6 +171,72 @@ def truth_providers(t, interest: np.ndarray):
     return ctr, cvr
 
 
+NOTES = [
+    "## Notes", "",
+    "- Times are wall-clock on a 2-core machine shared with other jobs, so compare within one "
+    "run: the fit-time ratio lines time adwise BiasedMF and Surprise SVD alternately, three "
+    "fits each, on the same data and thread settings, and take the medians.",
+    "- \"BiasedMF (tuned reg, fit only)\" is one fit with the settings RatingBlend chose on "
+    "its inner validation split; the search itself is timed in the RatingBlend row.",
+    "- The hybrid uses the interaction order (timestamps): its inner validation split is each "
+    "user's latest 20 % of the training rows, and the history-based components may weigh "
+    "recent interactions more (half-life chosen on that split).  The EASE, item-kNN, ALS and "
+    "BPR rows are single models at their defaults and do not use the order.  The hybrid's fit "
+    "time includes its inner-split fits (EASE twice).",
+    "- Not run: purchases in complete_journey / online_retail as implicit feedback; tuned "
+    "(rather than default) implicit ALS/BPR peers.", "",
+]
+
+
+def _speedup_line(speedup: float | None) -> str:
+    if speedup is None:
+        return "- fit-time ratio: Surprise not installed"
+    return (f"- fit-time ratio Surprise SVD / adwise BiasedMF (tuned reg, fit only): "
+            f"{speedup:.1f}x (median of 3 alternating fits each, same process and data, BLAS "
+            "capped to 1 thread for every model)")
+
+
+def targets(ml_rating, ml_rank, syn_rank, cold, sim) -> list[str]:
+    """The issue-4 targets table, from this run's numbers."""
+    lines = ["## Targets (issue 4), from this run", "", "| target | measured | reached |",
+             "|---|---|---|"]
+
+    def row(target: str, measured: str, ok: bool) -> None:
+        lines.append(f"| {target} | {measured} | {'yes' if ok else '**no**'} |")
+
+    if ml_rating is not None and "Surprise SVD" in ml_rating:
+        mf = next(v for k, v in ml_rating.items() if k.startswith("adwise BiasedMF (tuned"))
+        svd, svdpp = ml_rating["Surprise SVD"]["rmse"], ml_rating.get("Surprise SVDpp")
+        row("rating RMSE <= 0.98 x Surprise SVD (MovieLens)",
+            f"{mf['rmse']:.4f} / {svd:.4f} = {mf['rmse'] / svd:.3f} (BiasedMF, tuned reg)",
+            mf["rmse"] <= 0.98 * svd)
+        if svdpp is not None:
+            row("rating RMSE <= Surprise SVDpp", f"{mf['rmse']:.4f} vs {svdpp['rmse']:.4f}",
+                mf["rmse"] <= svdpp["rmse"])
+        row("fit >= 5x faster than Surprise SVD",
+            f"{ml_rating['speedup']:.1f}x (BiasedMF with the tuned settings, fit only; the "
+            "tuning itself is in the RatingBlend row)", ml_rating["speedup"] >= 5)
+    if ml_rank is not None:
+        hyb = ml_rank["adwise hybrid"]
+        best = max(ml_rank["implicit ALS"], ml_rank["implicit BPR"])
+        ease = ml_rank["EASE (adwise, reg 250)"]
+        row("ranking NDCG@10 >= 1.05 x best of implicit ALS/BPR (MovieLens)",
+            f"{hyb:.4f} / {best:.4f} = {hyb / best:.3f}", hyb >= 1.05 * best)
+        row("ranking NDCG@10 >= EASE (MovieLens)",
+            f"{hyb:.4f} vs {ease:.4f} ({hyb / ease:.3f}); synthetic "
+            f"{syn_rank['adwise hybrid'] / syn_rank['EASE (adwise, reg 250)']:.3f}x EASE",
+            hyb >= ease)
+    row("cold ads non-random (synthetic)",
+        f"NDCG@10 {cold['cold_ndcg']:.3f} vs random {cold['random_ndcg']:.3f}",
+        cold["cold_ndcg"] > 1.5 * cold["random_ndcg"])
+    row("delivery value within 5 % of the oracle", f"{sim['value_ratio']:.3f} of the oracle "
+        "(ceiling with exact segment interests: see the table above)", sim["value_ratio"] >= 0.95)
+    row("pacing keeps every campaign within budget",
+        f"{sim['campaigns_within_budget']:.0%} within budget",
+        sim["campaigns_within_budget"] == 1.0)
+    return [*lines, ""]
+
+
 def main() -> None:
     out = ["# recsys benchmark", "", "Command: `.venv/bin/python benchmarks/recsys.py"
            + (" --quick" if QUICK else "") + "` (2-core machine, shared with other jobs; "
@@ -143,10 +245,12 @@ def main() -> None:
         df = pd.read_csv(ML / "ratings.csv").rename(columns={"userId": "u", "movieId": "i",
                                                              "rating": "r"})
         test = np.random.default_rng(42).random(len(df)) < 0.2
-        rows = explicit(df[~test], df[test], (0.5, 5.0))
+        rows, speedup = explicit(df[~test], df[test], (0.5, 5.0))
         out += ["## MovieLens latest-small, explicit (random 80/20, seed 42)", "",
-                table(rows, "rmse", True), ""]
-        print(out[-2])
+                table(rows, "rmse", True), "", _speedup_line(speedup), ""]
+        print("\n".join(out[-4:]))
+        ml_rating = {row["model"]: row for row in rows}
+        ml_rating["speedup"] = speedup
         d = df.sort_values(["u", "timestamp"], kind="stable")
         pos = d.groupby("u").cumcount()
         n = d.groupby("u")["u"].transform("size")
@@ -156,12 +260,14 @@ def main() -> None:
                               "category": mv["genres"].str.split("|").str[0]})
         feats.index = feats.index.astype(str)
         feats = feats[feats.index.isin(d["i"].astype(str))]
-        rows = ranking(d[~te], d[te], "u", "i", feats=feats, order="timestamp")
+        rows, chosen = ranking(d[~te], d[te], "u", "i", feats=feats, order="timestamp")
         out += ["## MovieLens latest-small, implicit (each user's last 20 % as test)", "",
-                table(rows, "ndcg@10", False), ""]
-        print(out[-2])
+                table(rows, "ndcg@10", False), "", chosen, ""]
+        print(out[-4])
+        ml_rank = {row["model"]: row["ndcg@10"] for row in rows}
     else:
         out += [f"MovieLens sample not found at {ML}; skipped.", ""]
+        ml_rating = ml_rank = None
     # synthetic world
     from adwise.data import generate_world
     from adwise.delivery._pipeline import _ad_features, interactions_from_events
@@ -175,19 +281,20 @@ def main() -> None:
     stars = np.clip(np.round(3 + 1.1 * z), 1, 5)
     rt = pairs.assign(r=stars).rename(columns={"user_id": "u", "ad_id": "i"})
     test = rng.random(len(rt)) < 0.2
-    rows = explicit(rt[~test], rt[test], (1.0, 5.0))
+    rows, speedup = explicit(rt[~test], rt[test], (1.0, 5.0))
     out += ["## Synthetic world, ratings mode (1-5 stars from the true affinity)", "",
-            table(rows, "rmse", True), ""]
-    print(out[-2])
+            table(rows, "rmse", True), "", _speedup_line(speedup), ""]
+    print("\n".join(out[-4:]))
     ts = pd.to_datetime(w.events.ts)
     cut = ts.quantile(0.8)
     inter_tr = interactions_from_events(w.events[ts <= cut])
     inter_te = interactions_from_events(w.events[ts > cut])
-    rows = ranking(inter_tr, inter_te, "user_id", "ad_id", feats=_ad_features(w.ads),
-                   order="ts", weight="weight")
+    rows, chosen = ranking(inter_tr, inter_te, "user_id", "ad_id", feats=_ad_features(w.ads),
+                           order="ts", weight="weight")
     out += ["## Synthetic world, clicks (last 20 % of time as test)", "",
-            table(rows, "ndcg@10", False), ""]
-    print(out[-2])
+            table(rows, "ndcg@10", False), "", chosen, ""]
+    print(out[-4])
+    syn_rank = {row["model"]: row["ndcg@10"] for row in rows}
     cold = cold_ad_ndcg(w)
     cats = dict(zip(w.ads.ad_id, w.ads.category, strict=True))
     text = dict(zip(w.users.user_id, w.users.text, strict=True))
@@ -238,7 +345,23 @@ def main() -> None:
             f"- pacing: {sim['campaigns_within_budget']:.0%} of campaigns within budget, "
             f"max spend / budget {sim['max_spend_over_budget']:.3f}, "
             f"{sim['served_share']:.0%} of requests served", ""]
-    print("\n".join(out[-20:]))
+    v = {name: r["value_ratio"] for name, r in rows}
+    out += [
+        "How the rows below the first three are made: parts of the synthetic truth are swapped "
+        "in for diagnosis only (the truth is never used to fit).  pCTR is the weak part "
+        f"({v['click model pCTR x true pCVR']:.3f} with the true pCVR), pCVR much less "
+        f"({v['true pCTR x click model pCVR']:.3f} with the true pCTR).  An interest estimate "
+        "as good as knowing each user's segment exactly, with exact ad effects and pCVR, "
+        f"reaches {v[rows[5][0]]:.3f}; as good as the logging policy's own belief "
+        f"{v[rows[6][0]]:.3f}.  Both are below 0.95: the rest is each user's personal deviation "
+        "from their segment, which the log shows only through a few dozen impressions and "
+        "under one click per user, so 0.95 of the oracle is out of reach for a model fitted on "
+        "these logs unless it recovers personal interests better than an exact segment label "
+        "would (an earlier side script: the click model's interest with the true ad effects "
+        "gave 0.812, the true interest with the click model's ad effects 0.942).", ""]
+    print("\n".join(out[-22:]))
+    out += targets(ml_rating, ml_rank, syn_rank, cold, sim) + NOTES
+    print("\n".join(out[-14:]))
     Path(__file__).with_name("results").mkdir(exist_ok=True)
     (Path(__file__).with_name("results") / "recsys.md").write_text("\n".join(out) + "\n")
 

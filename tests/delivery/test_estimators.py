@@ -42,6 +42,46 @@ def test_biased_mf_recovers_low_rank_ratings():
     assert err < 0.5 * base
 
 
+def test_biased_mf_needs_few_sweeps_from_its_svd_start():
+    # Baselines in closed form and item factors from the residuals' SVD: two sweeps already
+    # recover the low-rank structure about as well as fifteen.
+    u, i, r = _low_rank()
+    test = np.random.default_rng(1).random(len(r)) < 0.2
+    errs = [
+        rmse(r[test], BiasedMF(n_factors=3, reg=0.02, reg_bias=1.0, n_iter=n,
+                               rating_scale=(-2, 8)).fit(u[~test], i[~test], r[~test])
+             .predict(u[test], i[test]))
+        for n in (2, 15)
+    ]
+    assert errs[0] < 0.45
+    assert errs[0] < errs[1] * 1.05
+
+
+def test_biased_mf_batched_ridge_solve_matches_numpy():
+    from adwise.delivery._explicit import _packed_layout, _ridge_side, _with_ones
+
+    rng = np.random.default_rng(0)
+    n_rows, n_other, k = 30, 12, 4
+    mask = (rng.random((n_rows, n_other)) < 0.5).astype(np.float32)
+    mask[:, 0] = 1.0  # every row has a rating
+    target = mask * rng.normal(size=mask.shape).astype(np.float32)
+    x = _with_ones(rng.normal(size=(n_other, k)).astype(np.float32))
+    diag = rng.uniform(0.5, 2.0, (k + 1, n_rows)).astype(np.float32)
+    import scipy.sparse as sp
+
+    got = _ridge_side(sp.csr_matrix(mask), sp.csr_matrix(target), x, diag, _packed_layout(k + 1))
+    for e in range(n_rows):
+        xe = x[mask[e] > 0]
+        want = np.linalg.solve(xe.T @ xe + np.diag(diag[:, e]), x.T @ target[e])
+        np.testing.assert_allclose(got[e], want, rtol=1e-4, atol=1e-5)
+
+
+def test_biased_mf_keeps_the_last_rating_of_a_repeated_pair():
+    m = BiasedMF(n_factors=1, n_iter=1).fit(["a", "a", "a", "b"], ["x", "x", "y", "x"],
+                                            [1.0, 5.0, 3.0, 4.0])
+    assert m.global_mean_ == pytest.approx(4.0)  # mean of 5, 3, 4: the 1 was replaced
+
+
 def test_biased_mf_fallback_for_unknown_ids_and_clipping():
     m = BiasedMF(n_factors=2, n_iter=5, rating_scale=(1, 5)).fit(
         ["a", "a", "b", "b"], ["x", "y", "x", "z"], [5, 4, 1, 2]
@@ -82,7 +122,7 @@ def test_parameter_errors_and_not_fitted():
 def test_rating_blend_tunes_and_cross_validate_reports_folds():
     u, i, r = _low_rank(n_users=150, n_items=80)
     blend = RatingBlend(n_factors=3, rating_scale=(-2, 8)).fit(u, i, r)
-    assert blend.best_params_["reg"] in (0.04, 0.06, 0.08, 0.11, 0.15)
+    assert blend.best_params_["reg"] in (0.04, 0.06, 0.08, 0.11, 0.15, 0.2)
     assert "blend" in blend.validation_rmse_
     cv = cross_validate(BiasedMF(n_factors=3, reg=0.04, rating_scale=(-2, 8)), u, i, r, k=5)
     assert len(cv["rmse"]) == len(cv["mae"]) == 5
@@ -101,6 +141,23 @@ def test_ease_matches_closed_form():
     users = [int(x) for x in m.users_]
     expect = X[users][:, order] @ B
     np.testing.assert_allclose(m.score(m.users_), expect, rtol=1e-3, atol=1e-4)
+
+
+def test_ease_leaves_cold_items_out_of_the_inverse_without_changing_scores():
+    rng = np.random.default_rng(0)
+    X = (rng.random((30, 8)) < 0.4).astype(float)
+    u, i = np.nonzero(X)
+    feats = pd.DataFrame({"category": ["c"] * 3}, index=["cold0", "cold1", "cold2"])
+    m = EASE(reg=2.0).fit(u, i, item_features=feats)
+    assert m.item_weights_.shape == (8, 8)
+    P = np.linalg.inv(X.T @ X + 2.0 * np.eye(8))
+    B = np.eye(8) - P / np.diag(P)
+    warm = [int(x) for x in m.items_[:8]]
+    users = [int(x) for x in m.users_]
+    S = m.score(m.users_)
+    np.testing.assert_allclose(S[:, :8], X[users][:, warm] @ B[np.ix_(warm, warm)],
+                               rtol=1e-3, atol=1e-4)
+    assert (S[:, 8:] == 0).all()
 
 
 def test_recommend_excludes_seen_and_new_users_get_popularity():
@@ -151,6 +208,40 @@ def test_hybrid_learns_weights_and_serves_cold_items():
     rec = m.recommend(["u0", "u1"], k=2, candidates=cold)
     assert all(item_cat[it] == "a" for it in rec[0])
     assert all(item_cat[it] == "b" for it in rec[1])
+
+
+def _switchers(n_users=160, n_clusters=4, size=12, seed=0):
+    """Users who moved from one cluster of items to another: 6 old, then 4 recent items in
+    the training rows, and 3 more of the recent cluster later (the test)."""
+    rng = np.random.default_rng(seed)
+    rows, test = [], {}
+    for uu in range(n_users):
+        old, new = rng.choice(n_clusters, 2, replace=False)
+        picks_new = rng.choice(size, 7, replace=False)
+        seq = [f"c{old}-{j}" for j in rng.choice(size, 6, replace=False)]
+        seq += [f"c{new}-{j}" for j in picks_new[:4]]
+        rows += [(f"u{uu}", it, t) for t, it in enumerate(seq)]
+        test[f"u{uu}"] = f"c{new}-"
+    return pd.DataFrame(rows, columns=["u", "i", "t"]), test
+
+
+def test_hybrid_weighs_recent_history_when_the_order_says_so():
+    df, test = _switchers()
+    kw = dict(components=("ease", "popularity"), recency_half_lives=(1.0, 2.0))
+    with_order = HybridRecommender(**kw).fit(df.u, df.i, order=df.t)
+    without = HybridRecommender(**kw).fit(df.u, df.i)
+    assert with_order.half_life_ in (1.0, 2.0)
+    assert np.isinf(without.half_life_)  # no order: nothing to weigh by
+
+    def recent_cluster_share(m):
+        rec = m.recommend(list(test), k=3)
+        return np.mean([r.startswith(test[uu]) for uu, recs in zip(test, rec, strict=True)
+                        for r in recs])
+
+    assert recent_cluster_share(with_order) > 0.9
+    assert recent_cluster_share(without) < 0.5
+    with pytest.raises(ParameterError, match="recency_half_lives"):
+        HybridRecommender(recency_half_lives=(0.0,)).fit(df.u, df.i)
 
 
 def _ads():

@@ -23,8 +23,9 @@ def as_ids(values: Any, name: str, owner: str) -> np.ndarray:
 
 def _factorize(values: Any, name: str, owner: str) -> tuple[np.ndarray, np.ndarray]:
     """(codes, distinct ids as str); ids are compared as strings, so 7 and "7" are one id."""
-    arr = values.to_numpy() if isinstance(values, pd.Series | pd.Index) else np.asarray(values)
-    arr = arr.ravel()
+    # A Series is factorised as is: converting e.g. Arrow strings to Python objects first
+    # costs more than the factorisation itself.
+    arr = values if isinstance(values, pd.Series | pd.Index) else np.asarray(values).ravel()
     codes, uniq = pd.factorize(arr, use_na_sentinel=True)
     if (codes < 0).any():
         bad = int(np.flatnonzero(codes < 0)[0])

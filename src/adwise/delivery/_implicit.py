@@ -233,7 +233,25 @@ class PopularityRecommender(ImplicitRecommender):
         return np.tile(self.scores_, (len(uc), 1))
 
 
-class EASE(ImplicitRecommender):
+class _HistoryRecommender(ImplicitRecommender):
+    """A model that scores a user from her interaction history alone (item-to-item models
+    and content), so a history can be re-weighted at scoring time (e.g. by recency)."""
+
+    def _history_values(self, strengths: np.ndarray) -> np.ndarray:
+        """What an interaction of the given strength counts for in a history."""
+        return np.ones_like(strengths)
+
+    def _score_history(self, H: sp.csr_matrix) -> np.ndarray:
+        """Scores over the catalogue of history rows ``H`` (columns in this model's order)."""
+        raise NotImplementedError
+
+    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
+        H = self.interactions_[uc]
+        H.data = self._history_values(H.data)
+        return self._score_history(H)
+
+
+class EASE(_HistoryRecommender):
     """Embarrassingly Shallow Autoencoder (Steck 2019), closed form.
 
     .. math::
@@ -241,7 +259,10 @@ class EASE(ImplicitRecommender):
         P = (X^\\top X + \\lambda I)^{-1},\\qquad B = I - P\\,\\mathrm{diag}(1/\\mathrm{diag}(P)),
         \\qquad \\hat S = X B
 
-    with binarised ``X``; ``B`` has a zero diagonal.  Memory is ``n_items^2``.
+    with binarised ``X``; ``B`` has a zero diagonal.  Memory is ``n_items^2``.  It is
+    computed over the items with interactions only: a cold item's row and column of
+    :math:`X^\\top X` are zero, so its weights are zero anyway and leaving it out of the
+    (cubic) inverse changes nothing but the time.
 
     Parameters
     ----------
@@ -261,7 +282,8 @@ class EASE(ImplicitRecommender):
         self.max_items = max_items
 
     def _fit(self, X, item_features) -> None:
-        n = X.shape[1]
+        warm = np.flatnonzero(self.warm_items_)
+        n = len(warm)
         if n > self.max_items:
             raise InputError(
                 f"EASE: {n} items exceed max_items={self.max_items} (an n_items^2 matrix); use "
@@ -269,8 +291,8 @@ class EASE(ImplicitRecommender):
             )
         from scipy.linalg import lapack
 
-        Xb = (X > 0).astype(np.float32)
-        G = (Xb.T @ Xb).toarray().astype(np.float32)
+        Xb = (X[:, warm] > 0).astype(np.float32)
+        G = (Xb.T @ Xb).toarray()
         G[np.diag_indices(n)] += np.float32(self.reg)
         # SPD inverse by Cholesky (potrf + potri): about half the work of an LU inverse
         with blas_threads(1):
@@ -279,17 +301,36 @@ class EASE(ImplicitRecommender):
                 P, info = lapack.spotri(c, lower=1, overwrite_c=1)
         if info != 0:  # pragma: no cover - G is SPD for reg > 0
             raise InputError(f"EASE: the Gram matrix could not be inverted (LAPACK info {info}).")
-        P = np.tril(P) + np.tril(P, -1).T
-        B = P / (-np.diag(P))
+        B = _symmetrise_lower(P)
+        B /= -np.diag(B).copy()  # in place: B is n_items^2
         B[np.diag_indices(n)] = 0.0
         self.item_weights_ = B
-        self._Xb = Xb.tocsr()
+        self._warm_codes = warm
 
-    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
-        return np.asarray(self._Xb[uc] @ self.item_weights_, dtype=np.float64)
+    def _score_history(self, H: sp.csr_matrix) -> np.ndarray:
+        # float32 history: a float64 one would make SciPy upcast (copy) the n^2 weights
+        warm, H = self._warm_codes, H.astype(np.float32)
+        if len(warm) == H.shape[1]:
+            return np.asarray(H @ self.item_weights_, dtype=np.float64)
+        out = np.zeros(H.shape)
+        out[:, warm] = H[:, warm] @ self.item_weights_
+        return out
 
 
-class ItemKNNRecommender(ImplicitRecommender):
+def _symmetrise_lower(P: np.ndarray, block: int = 512) -> np.ndarray:
+    """Copy the lower triangle of ``P`` onto its upper one, in place (LAPACK's ``potri``
+    fills one triangle only).  Block by block: ``np.tril`` on an n_items^2 matrix costs
+    seconds in temporaries, this a few hundredths."""
+    n = P.shape[0]
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        P[lo:hi, hi:] = P[hi:, lo:hi].T
+        diag_block = P[lo:hi, lo:hi]
+        diag_block[...] = np.tril(diag_block) + np.tril(diag_block, -1).T
+    return P
+
+
+class ItemKNNRecommender(_HistoryRecommender):
     """Item-based k-nearest neighbours with shrunk cosine similarity (Sarwar et al. 2001).
 
     :math:`s_{ij} = \\frac{x_i^\\top x_j}{\\lVert x_i\\rVert \\lVert x_j\\rVert + h}`, each
@@ -313,21 +354,19 @@ class ItemKNNRecommender(ImplicitRecommender):
         self.shrink = shrink
 
     def _fit(self, X, item_features) -> None:
-        Xb = (X > 0).astype(np.float64).tocsc()
-        norms = np.sqrt(np.asarray(Xb.power(2).sum(axis=0)).ravel())
-        co = (Xb.T @ Xb).tocsr()
-        co.setdiag(0)
-        co.eliminate_zeros()
-        co = co.tocoo()
-        data = co.data / (norms[co.row] * norms[co.col] + self.shrink + 1e-12)
-        S = sp.csr_matrix((data, (co.row, co.col)), shape=co.shape)
-        # keep the top n_neighbors per column (the neighbours that vote for item j)
-        S = _top_per_row(S.T.tocsr(), self.n_neighbors).T.tocsr()
-        self.similarity_ = S
-        self._Xb = Xb.tocsr()
+        Xb = (X > 0).astype(np.float64)
+        norms = np.sqrt(np.asarray(Xb.sum(axis=0)).ravel())
+        S = (Xb.T @ Xb).tocsr()
+        S.setdiag(0)
+        S.eliminate_zeros()
+        rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
+        S.data /= norms[rows] * norms[S.indices] + self.shrink + 1e-12
+        # keep the top n_neighbors per column (the neighbours that vote for item j); S is
+        # symmetric, so its rows are its columns
+        self.similarity_ = _top_per_row(S, self.n_neighbors).T.tocsr()
 
-    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
-        return np.asarray((self._Xb[uc] @ self.similarity_).todense())
+    def _score_history(self, H: sp.csr_matrix) -> np.ndarray:
+        return (H @ self.similarity_).toarray()
 
 
 def _top_per_row(S: sp.csr_matrix, k: int) -> sp.csr_matrix:
@@ -353,9 +392,19 @@ def _top_per_row(S: sp.csr_matrix, k: int) -> sp.csr_matrix:
 class _FactorRecommender(ImplicitRecommender):
     """An ``implicit`` factor model fitted single-threaded; scores are user . item factors."""
 
-    def _fit_factors(self, model: Any, X: sp.csr_matrix) -> None:
+    def _fit_factors(self, model_class: Any, X: sp.csr_matrix, **params: Any) -> None:
         # One BLAS thread: implicit's own loop already uses the core we give it (2-core rule).
+        # The model is built under the cap too: implicit checks (and warns about) BLAS
+        # threads when a model is constructed.
         with blas_threads(1):
+            model = model_class(
+                factors=self.factors,
+                regularization=self.regularization,
+                iterations=self.iterations,
+                random_state=self.random_state,
+                num_threads=1,
+                **params,
+            )
             model.fit(X.astype(np.float32).tocsr(), show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors)
         self.item_factors_ = np.asarray(model.item_factors)
@@ -403,15 +452,7 @@ class ImplicitALSRecommender(_FactorRecommender):
     def _fit(self, X, item_features) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
 
-        model = AlternatingLeastSquares(
-            factors=self.factors,
-            regularization=self.regularization,
-            alpha=self.alpha,
-            iterations=self.iterations,
-            random_state=self.random_state,
-            num_threads=1,
-        )
-        self._fit_factors(model, X)
+        self._fit_factors(AlternatingLeastSquares, X, alpha=self.alpha)
 
 
 class BPRRecommender(_FactorRecommender):
@@ -451,18 +492,11 @@ class BPRRecommender(_FactorRecommender):
     def _fit(self, X, item_features) -> None:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-        model = BayesianPersonalizedRanking(
-            factors=self.factors,
-            learning_rate=self.learning_rate,
-            regularization=self.regularization,
-            iterations=self.iterations,
-            random_state=self.random_state,
-            num_threads=1,
-        )
-        self._fit_factors(model, X > 0)  # BPR learns from who engaged, not how much
+        # BPR learns from who engaged, not how much
+        self._fit_factors(BayesianPersonalizedRanking, X > 0, learning_rate=self.learning_rate)
 
 
-class ContentRecommender(ImplicitRecommender):
+class ContentRecommender(_HistoryRecommender):
     """Content filtering: ad text (TF-IDF) and category against each user's engagement profile.
 
     Item vectors are L2-normalised TF-IDF of ``text`` (word 1-2-grams, sublinear tf) joined
@@ -519,15 +553,17 @@ class ContentRecommender(ImplicitRecommender):
                 "ContentRecommender: item_features needs a 'text' or 'category' column; got "
                 f"{', '.join(map(str, item_features.columns)) or 'none'}."
             )
-        F = normalize(sp.hstack(blocks).tocsr())
-        self.item_vectors_ = F
-        W = X.copy()
-        W.data = np.log1p(W.data)
-        prof = normalize(W @ F)
-        self.user_profiles_ = sp.csr_matrix(prof)
+        self.item_vectors_ = normalize(sp.hstack(blocks).tocsr())
 
-    def _score_rows(self, uc: np.ndarray) -> np.ndarray:
-        return np.asarray((self.user_profiles_[uc] @ self.item_vectors_.T).todense())
+    def _history_values(self, strengths: np.ndarray) -> np.ndarray:
+        # diminishing returns: the 10th click on an ad says less than the first
+        return np.log1p(strengths)
+
+    def _score_history(self, H: sp.csr_matrix) -> np.ndarray:
+        from sklearn.preprocessing import normalize
+
+        F = self.item_vectors_
+        return (normalize(H @ F) @ F.T).toarray()
 
     def score_text(self, texts: Sequence[str]) -> np.ndarray:
         """Scores of the catalogue for free-text profiles (e.g. a new user's stated interests)."""
@@ -550,12 +586,34 @@ _COMPONENTS = {
     "content": ContentRecommender,
 }
 _WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+# Components that score a user from her history alone (so recency can re-weight it).
+_HISTORY = frozenset(n for n, c in _COMPONENTS.items() if issubclass(c, _HistoryRecommender))
 
 
 def _standardise(S: np.ndarray) -> np.ndarray:
+    # float32: the blend search re-ranks these matrices dozens of times
     mu = S.mean(axis=1, keepdims=True)
     sd = S.std(axis=1, keepdims=True)
-    return (S - mu) / np.where(sd > 0, sd, 1.0)
+    return ((S - mu) / np.where(sd > 0, sd, 1.0)).astype(np.float32, copy=False)
+
+
+def _aligned(S: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """A component's scores ``S`` (its catalogue order) in ours, standardised per row.
+
+    ``codes`` maps our item codes to the component's; our items it lacks (absent from an
+    inner split) get the row's minimum.
+    """
+    ok = codes >= 0
+    out = np.empty((S.shape[0], len(codes)), dtype=np.float32)
+    out[:, ok] = S[:, codes[ok]]
+    if not ok.all():
+        out[:, ~ok] = S.min(axis=1, keepdims=True)
+    return _standardise(out)
+
+
+def _decay(age: np.ndarray, half_life: float) -> np.ndarray:
+    """Weight of an interaction ``age`` interactions before the user's latest one."""
+    return np.exp2(-age / half_life)
 
 
 def _is_components(v: Any) -> bool:
@@ -563,6 +621,12 @@ def _is_components(v: Any) -> bool:
         isinstance(v, tuple | list)
         and len(v) > 0
         and all(isinstance(c, str) and c in _COMPONENTS for c in v)
+    )
+
+
+def _is_half_lives(v: Any) -> bool:
+    return isinstance(v, tuple | list) and all(
+        isinstance(h, int | float) and not isinstance(h, bool) and h > 0 for h in v
     )
 
 
@@ -577,6 +641,11 @@ class HybridRecommender(ImplicitRecommender):
     on all rows.  Items without interactions (cold items) get the content component's score
     only, scaled by the total weight, so a new ad competes on its text and category.
 
+    With ``order``, the history-based components can also weigh a user's recent
+    interactions more (``recency_half_lives``): on a chronological split what a user did
+    last says most about what she does next.  The half-life is chosen on the same
+    validation split, before the weights.
+
     Parameters
     ----------
     components : tuple of str, default ("ease", "item_knn", "als", "content", "popularity")
@@ -588,8 +657,15 @@ class HybridRecommender(ImplicitRecommender):
     k : int, default 10
         Cut-off of the validation NDCG.
     min_gain : float, default 0.005
-        Relative validation gain a weight change must bring to be kept (guards against
-        fitting the blend to validation noise).
+        Relative validation gain a weight change (or a recency half-life) must bring to be
+        kept (guards against fitting the blend to validation noise).
+    recency_half_lives : tuple of float, default (5.0, 10.0, 20.0)
+        Candidate half-lives, in interactions, of a past interaction's weight in the
+        history that the history-based components (``ease``, ``item_knn``, ``content``)
+        score a user from: the latest interaction weighs 1, the one ``h`` interactions
+        before it 1/2.  Unweighted histories are always a candidate, so ``()`` turns
+        recency off.  Chosen on the (chronological) validation split, so used only when
+        ``order`` is given to ``fit``.
     random_state : int, default 0
 
     Attributes
@@ -598,8 +674,15 @@ class HybridRecommender(ImplicitRecommender):
         Learned weight per component.
     validation_ndcg_ : dict
         Validation NDCG@k of each component alone and of the blend.
+    half_life_ : float
+        The chosen recency half-life (``inf``: unweighted histories).
+    half_life_ndcg_ : dict
+        Validation NDCG@k of the best single component for each half-life tried.
     components_ : dict
         Fitted components.
+    recency_ : scipy.sparse.csr_matrix
+        Weight of each training interaction in its user's history (the pattern of
+        :attr:`interactions_`).
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -608,6 +691,7 @@ class HybridRecommender(ImplicitRecommender):
         "validation_size": [Interval(float, 0, 0.5, closed="neither")],
         "k": [Interval(int, 1, None)],
         "min_gain": [Interval(float, 0, 1)],
+        "recency_half_lives": [Predicate(_is_half_lives, "a tuple of numbers > 0")],
         "random_state": [Interval(int, 0, None)],
     }
 
@@ -618,9 +702,11 @@ class HybridRecommender(ImplicitRecommender):
         validation_size: float = 0.2,
         k: int = 10,
         min_gain: float = 0.005,
+        recency_half_lives: tuple[float, ...] = (5.0, 10.0, 20.0),
         random_state: int = 0,
     ) -> None:
         self.min_gain = min_gain
+        self.recency_half_lives = recency_half_lives
         self.components = components
         self.component_params = component_params
         self.validation_size = validation_size
@@ -669,7 +755,7 @@ class HybridRecommender(ImplicitRecommender):
             raise InputError(
                 "HybridRecommender: no usable component ('content' needs item_features)."
             )
-        coo = X.tocoo()
+        coo = X.tocoo()  # entries in the order of X.data
         u, i, w = coo.row, coo.col, coo.data
         # inner split: per user, the last (or a random) validation_size share of the items
         rng = np.random.default_rng(self.random_state)
@@ -687,56 +773,101 @@ class HybridRecommender(ImplicitRecommender):
         n_val = np.where(cnt >= 2, np.maximum(1, np.floor(cnt * self.validation_size)), 0)
         n_val = n_val.astype(int)
         is_val = np.zeros(len(u), dtype=bool)
-        is_val[order] = pos >= (ends - starts) - n_val
+        is_val[order] = pos >= cnt - n_val
+        # age of an entry: how many of the user's entries are more recent (0 = the latest);
+        # in the inner split the validation entries are the most recent ones, hence - n_val
+        age = np.empty(len(u))
+        age[order] = cnt - 1 - pos
+        inner_age = np.empty(len(u))
+        inner_age[order] = cnt - 1 - pos - n_val
+        lives = tuple(self.recency_half_lives) if self._order is not None else ()
+        lives = lives if any(n in _HISTORY for n in names) else ()
         self.weights_ = {n: 1.0 for n in names}
         self.validation_ndcg_: dict[str, float] = {}
+        self.half_life_ = np.inf
+        self.half_life_ndcg_: dict[float, float] = {}
         val_users = np.unique(u[is_val])
-        if len(val_users) >= 5 and len(names) > 1:
+        if len(val_users) >= 5 and (len(names) > 1 or lives):
+            tr = ~is_val
             ids_u, ids_i = self.users_, self.items_
-            inner_feats = item_features
-            Z = {}
-            for n in names:
-                m = self._make(n).fit(
-                    ids_u[u[~is_val]], ids_i[i[~is_val]], w[~is_val], item_features=inner_feats
-                )
-                # align the inner model's catalogue with ours
-                S = np.full((len(val_users), len(ids_i)), np.nan)
-                cols = m.item_codes(ids_i)
-                ok = cols >= 0
-                S[:, ok] = m.score(ids_u[val_users])[:, cols[ok]]
-                S = np.where(np.isnan(S), np.nanmin(S, axis=1, keepdims=True), S)
-                Z[n] = _standardise(S)
+            inner = {
+                n: self._make(n).fit(ids_u[u[tr]], ids_i[i[tr]], w[tr], item_features=item_features)
+                for n in names
+            }
+            codes = {n: m.item_codes(ids_i) for n, m in inner.items()}
+            fixed = {
+                n: _aligned(m.score(ids_u[val_users]), codes[n])
+                for n, m in inner.items()
+                if n not in _HISTORY
+            }
+            # history entries of the validation users (rows: position in val_users)
+            hist = tr & np.isin(u, val_users)
+            h_rows = np.searchsorted(val_users, u[hist])
+
+            def scores(hl: float) -> dict[str, np.ndarray]:
+                decay = _decay(inner_age[hist], hl)
+                return {
+                    n: fixed[n]
+                    if n in fixed
+                    else self._history_scores(
+                        m, codes[n], h_rows, i[hist], w[hist], decay, len(val_users)
+                    )
+                    for n, m in inner.items()
+                }
+
             seen = sp.csr_matrix(
-                (np.ones((~is_val).sum()), (u[~is_val], i[~is_val])), shape=X.shape
+                (np.ones(tr.sum()), (u[tr], i[tr])), shape=X.shape
             )[val_users]
             rel_rows = pd.Series(i[is_val]).groupby(u[is_val]).agg(list)
             relevant = [rel_rows.get(uu, []) for uu in val_users]
-            warm_inner = np.bincount(i[~is_val], minlength=X.shape[1]) > 0
+            warm_inner = np.bincount(i[tr], minlength=X.shape[1]) > 0
             r_idx = np.repeat(np.arange(len(val_users)), np.diff(seen.indptr))
 
-            def ndcg(wts: dict[str, float]) -> float:
+            def ndcg(Z: dict[str, np.ndarray], wts: dict[str, float]) -> float:
                 S = self._blend(Z, wts, warm_inner)
                 S[r_idx, seen.indices] = -np.inf
                 return ndcg_at_k(top_k(S, self.k), relevant, self.k)
 
-            for n in names:
-                self.validation_ndcg_[n] = ndcg({m: float(m == n) for m in names})
+            def alone(Z: dict[str, np.ndarray], only: Any = names) -> dict[str, float]:
+                return {n: ndcg(Z, {m: float(m == n) for m in names}) for n in only}
+
+            # recency: the half-life whose best single component validates best, if it beats
+            # unweighted histories clearly
+            Z = scores(np.inf)
+            self.validation_ndcg_ = alone(Z)
+            base = max(self.validation_ndcg_.values())
+            self.half_life_ndcg_[np.inf] = base
+            for hl in lives:
+                Zh = scores(hl)
+                # only the history components change with the half-life
+                single = {**self.validation_ndcg_, **alone(Zh, [n for n in names if n in _HISTORY])}
+                self.half_life_ndcg_[hl] = max(single.values())
+                if self.half_life_ndcg_[hl] > base * (1.0 + self.min_gain) and (
+                    self.half_life_ndcg_[hl] > self.half_life_ndcg_[self.half_life_]
+                ):
+                    self.half_life_, Z, self.validation_ndcg_ = hl, Zh, single
             best_name = max(names, key=lambda n: self.validation_ndcg_[n])
             wts = {n: float(n == best_name) for n in names}
             best = self.validation_ndcg_[best_name]
             for _ in range(2):
+                start = wts
                 for n in names:
                     for g in _WEIGHT_GRID:
                         trial = {**wts, n: g}
-                        if sum(trial.values()) == 0:
+                        if g == wts[n] or sum(trial.values()) == 0:
                             continue
-                        s = ndcg(trial)
+                        s = ndcg(Z, trial)
                         # a change must beat the current blend clearly (validation is noisy)
                         if s > best * (1.0 + self.min_gain):
                             best, wts = s, trial
+                if wts == start:
+                    break
             self.weights_ = wts
             self.validation_ndcg_["hybrid"] = best
-            log.info("hybrid weights %s (validation ndcg %.4f)", wts, best)
+            log.info(
+                "hybrid weights %s, half-life %s (validation ndcg %.4f)",
+                wts, self.half_life_, best,
+            )
         self.components_ = {
             n: self._make(n).fit(
                 self.users_[u], self.items_[i], w, item_features=item_features
@@ -744,6 +875,32 @@ class HybridRecommender(ImplicitRecommender):
             for n in names
             if self.weights_.get(n, 0) > 0
         }
+        self._codes = {n: m.item_codes(self.items_) for n, m in self.components_.items()}
+        self.recency_ = X.copy()
+        self.recency_.data = _decay(age, self.half_life_)
+
+    @staticmethod
+    def _history_scores(
+        m: _HistoryRecommender,
+        codes: np.ndarray,
+        rows: np.ndarray,
+        items: np.ndarray,
+        strengths: np.ndarray,
+        decay: np.ndarray,
+        n_rows: int,
+    ) -> np.ndarray:
+        """Standardised scores of ``m`` (over our catalogue) for history entries
+        ``(rows, items, strengths)``, each weighted by ``decay``; ``codes`` maps our item
+        codes to ``m``'s."""
+        keep = codes[items] >= 0
+        H = sp.csr_matrix(
+            (
+                m._history_values(strengths[keep]) * decay[keep],
+                (rows[keep], codes[items[keep]]),
+            ),
+            shape=(n_rows, len(m.items_)),
+        )
+        return _aligned(m._score_history(H), codes)
 
     def _blend(
         self, Z: dict[str, np.ndarray], wts: dict[str, float], warm: np.ndarray
@@ -758,12 +915,17 @@ class HybridRecommender(ImplicitRecommender):
         return S
 
     def _score_rows(self, uc: np.ndarray) -> np.ndarray:
-        ids = self.users_[uc]
+        X = self.interactions_[uc]
+        rows = np.repeat(np.arange(len(uc)), np.diff(X.indptr))
+        decay = self.recency_[uc].data  # same sparsity pattern as X
         Z = {}
         for n, m in self.components_.items():
-            S = m.score(ids)
-            cols = m.item_codes(self.items_)
-            Z[n] = _standardise(S[:, cols])
+            codes = self._codes[n]
+            Z[n] = (
+                self._history_scores(m, codes, rows, X.indices, X.data, decay, len(uc))
+                if n in _HISTORY
+                else _aligned(m.score(self.users_[uc]), codes)
+            )
         return self._blend(Z, self.weights_, self.warm_items_)
 
 
