@@ -14,8 +14,10 @@ Run::
     .venv/bin/python benchmarks/ctr.py --skip-real --scale 1000000 --n-jobs 2  # 2 threads
 
 The scale run also fits peer LightGBM (defaults) on the same rows and threads and times both
-models on a 1 M-row frame and on 100-row calls; the real-data tables add the ECE floor (the
-ECE of a perfectly calibrated model with the same predictions and test-set size).
+models on a 1 M-row frame and on 100-row calls, and reports two oracle ceilings (the true
+logit without each user's own click bias, and also with segment-mean interests); the
+real-data tables add the ECE floor (the ECE of a perfectly calibrated model with the same
+predictions and test-set size).
 
 Peers are dev-only: `pip install deepctr-torch` (pulls torch).
 """
@@ -223,6 +225,26 @@ def _latency_ms(fn, X, reps: int = 50) -> float:
     return 1000 * float(np.median(times))
 
 
+def _oracle_ceilings(truth, ev: pd.DataFrame) -> dict:
+    """AUC of the true click logit with its per-user latent parts replaced by what a model
+    could at best know from pooled data: without the user's own click bias, and with the
+    user's interests replaced by their segment's mean interests (and no bias)."""
+    u = truth.user_index(ev["user_id"])
+    a = truth.ad_index(ev["ad_id"])
+    ts = pd.to_datetime(ev["ts"])
+    logit = truth.click_logit(u, a, truth.slot_index(ev["placement"]), ts.dt.hour.to_numpy(),
+                              ts.dt.day_of_week.to_numpy())
+    seg = truth.user_segment[u]
+    seg_interest = np.stack([truth.user_interest[truth.user_segment == k].mean(0)
+                             for k in range(len(truth.segment_names))])
+    floor, w = truth.coef["interest_floor"], truth.coef["interest_weight"]
+    own = w * np.log(len(truth.categories) * truth.user_interest[u, truth.ad_category[a]] + floor)
+    pooled = w * np.log(len(truth.categories) * seg_interest[seg, truth.ad_category[a]] + floor)
+    no_bias = logit - truth.user_bias[u]
+    return {"oracle_no_user_bias_auc": roc_auc(ev["clicked"], no_bias),
+            "oracle_segment_interest_auc": roc_auc(ev["clicked"], no_bias - own + pooled)}
+
+
 def scale_one(n_events: int, n_jobs: int) -> dict:
     """In a child process: synthesise ~n events, ingest, build features, fit; report.
 
@@ -233,7 +255,7 @@ def scale_one(n_events: int, n_jobs: int) -> dict:
     import lightgbm as lgb
 
     from adwise.behavior import train_workspace
-    from adwise.behavior._features import add_smoothed, event_features, feature_columns
+    from adwise.behavior._pipeline import workspace_frame
     from adwise.data import Workspace, load_truth, write_world
 
     days = 14
@@ -258,13 +280,14 @@ def scale_one(n_events: int, n_jobs: int) -> dict:
         ev = tt.assign(user_id=tt["user_id"].map(back))
         ev["placement"] = tt["placement"]
         oracle = roc_auc(ev["clicked"], truth.p_click_events(ev))
+        ceilings = _oracle_ceilings(truth, ev)
         m = res.metrics
-        # the frames train_workspace used (same features, same time split)
-        df = event_features(ws)
-        test = df["event_id"].isin(tt["event_id"]).to_numpy()
-        y = df["clicked"].to_numpy()
-        df = add_smoothed(df, float(y[~test].mean()))
-        X = df[feature_columns(df)]
+        # the frame train_workspace used (same features, same time split)
+        wf = workspace_frame(ws, 0.2)
+        test = np.zeros(len(wf.df), dtype=bool)
+        test[wf.test] = True
+        y = wf.y
+        X = wf.df[wf.columns]
     Xtr, Xte = X[~test].reset_index(drop=True), X[test].reset_index(drop=True)
     ours = res.ctr_model
     A, B, _ = _ordinal(Xtr, Xte)
@@ -289,7 +312,7 @@ def scale_one(n_events: int, n_jobs: int) -> dict:
             "model_fit_s": m["fit_seconds"], "best_iterations": ours.best_iterations_,
             "predict_rows_per_s": m["predict_rows_per_second"], "predict_1m_rows_per_s": ours_1m,
             "latency_100_ms": _latency_ms(ours.predict_ctr, head),
-            "auc": m["auc"], "oracle_auc": oracle, "ece": m["ece"],
+            "auc": m["auc"], "oracle_auc": oracle, **ceilings, "ece": m["ece"],
             "top_features": list(ours.feature_importance_)[:6],
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
             "peer_fit_s": peer_fit_s, "peer_auc": roc_auc(y[test], p_peer),
@@ -301,9 +324,9 @@ def scale_one(n_events: int, n_jobs: int) -> dict:
 def run_scale(sizes: list[int], n_jobs: int) -> str:
     lines = [f"\n### scale (synthetic world, time split 80/20, {n_jobs} thread(s))\n",
              "| events | synth s | ingest s | features+fit+eval s | model fit s | "
-             "predict rows/s (1 M rows) | 100-row ms | AUC | oracle AUC | ECE | peak RSS GB "
-             "| top features |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "predict rows/s (1 M rows) | 100-row ms | AUC | oracle AUC | oracle AUC without "
+             "user bias | same, segment-mean interests | ECE | peak RSS GB | top features |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     peers = ["", "peer LightGBM default, same rows and threads (its predict timings on integer "
              "codes made beforehand, ours from the raw frame):", "",
              "| events | fit s | fit ratio ours/peer | predict rows/s (1 M rows) | "
@@ -322,7 +345,8 @@ def run_scale(sizes: list[int], n_jobs: int) -> str:
             f"| {r['events']:,} | {r['synth_s']:.0f} | {r['ingest_s']:.0f} | "
             f"{r['features_fit_eval_s']:.0f} | {r['model_fit_s']:.0f} | "
             f"{r['predict_1m_rows_per_s']:,.0f} | {r['latency_100_ms']:.1f} | {r['auc']:.4f} | "
-            f"{r['oracle_auc']:.4f} | {r['ece']:.4f} | {r['peak_rss_gb']:.2f} | "
+            f"{r['oracle_auc']:.4f} | {r['oracle_no_user_bias_auc']:.4f} | "
+            f"{r['oracle_segment_interest_auc']:.4f} | {r['ece']:.4f} | {r['peak_rss_gb']:.2f} | "
             f"{', '.join(r['top_features'])} |")
         peers.append(
             f"| {r['events']:,} | {r['peer_fit_s']:.0f} | "

@@ -216,3 +216,29 @@ def test_scores_do_not_depend_on_threads_or_batch_size():
     np.testing.assert_array_equal(m.predict_ctr(big)[: len(X)], p_small)
     np.testing.assert_array_equal(CTRModel(n_jobs=1, n_estimators=30).fit(X, y).predict_ctr(X),
                                   p_small)
+
+
+def _split_kinds(model: CTRModel) -> set[str]:
+    """Decision types of every split of every fold model (``==`` is a categorical split)."""
+    kinds: set[str] = set()
+
+    def walk(node):
+        if "decision_type" in node:
+            kinds.add(node["decision_type"])
+            walk(node["left_child"])
+            walk(node["right_child"])
+
+    for m in model.models_:
+        for tree in m.dump_model()["tree_info"]:
+            walk(tree["tree_structure"])
+    return kinds
+
+
+def test_categorical_codes_split_as_numbers_unless_native_asked():
+    X, y, _ = _data(3000)
+    default = CTRModel(n_estimators=40, n_folds=1).fit(X, y)
+    native = CTRModel(n_estimators=40, n_folds=1, native_categorical=True).fit(X, y)
+    assert "==" not in _split_kinds(default)
+    assert "==" in _split_kinds(native)
+    with pytest.raises(ParameterError, match="native_categorical"):
+        CTRModel(native_categorical="yes").fit(X, y)

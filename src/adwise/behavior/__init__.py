@@ -1,9 +1,10 @@
 """Behaviour: will this user click / convert?
 
-Calibrated, explained pCTR and pCVR models: a LightGBM GBDT by default (native categoricals,
+Calibrated, explained pCTR and pCVR models: a LightGBM GBDT by default (categorical codes,
 count and out-of-fold target encoding, early stopping), with ``tree``, ``forest``, ``logreg``
 baselines and an optional ``deep`` DeepFM (``adwise[deep]``); leak-free history features built
-in DuckDB; isotonic / Platt calibration; TreeSHAP explanations.
+in DuckDB, pooled over similar users by a latent-class category profile; isotonic / Platt
+calibration; TreeSHAP explanations.
 """
 
 from adwise._plugins import SUMMARIES, Capability

@@ -17,21 +17,27 @@ import pandas as pd
 
 from adwise._exceptions import InputError
 from adwise.behavior._features import (
+    add_profile,
     add_smoothed,
     event_features,
     feature_columns,
+    fit_profile,
     latest_history,
+    user_attributes,
 )
 from adwise.behavior._model import CTRModel, check_binary_target
+from adwise.behavior._profile import CategoryProfile
 
 __all__ = [
     "BehaviorPredictor",
     "TrainResult",
+    "WorkspaceFrame",
     "evaluate_files",
     "evaluate_predictions",
     "load_predictor",
     "read_plain",
     "train_workspace",
+    "workspace_frame",
 ]
 
 log = logging.getLogger(__name__)
@@ -181,6 +187,43 @@ def _time_split(df: pd.DataFrame, test_fraction: float) -> tuple[np.ndarray, np.
     return np.flatnonzero(~test), np.flatnonzero(test), cut
 
 
+@dataclass
+class WorkspaceFrame:
+    """The model inputs of every event of a workspace, split by time."""
+
+    #: one row per event (:func:`event_features` plus the derived history features)
+    df: pd.DataFrame
+    #: model input columns
+    columns: list[str]
+    #: row positions of the training (past) and test (future) events
+    train: np.ndarray
+    test: np.ndarray
+    #: the first test timestamp
+    cut: Any
+    #: the 0/1 click labels of every row
+    y: np.ndarray
+    #: training-period click rate (the smoothing prior of the ``*_ctr`` features)
+    prior: float
+    #: category-profile model fitted on the training period (``None`` without ad categories)
+    profile: CategoryProfile | None
+
+
+def workspace_frame(ws: Any, test_fraction: float = 0.2, seed: int = 0) -> WorkspaceFrame:
+    """Features of every event and the time split: what :func:`train_workspace` fits on.
+
+    Everything learnt from outcomes (the smoothing prior, the category profile) is learnt
+    on the training period only, so the test events are scored as the future would be.
+    """
+    df = event_features(ws)
+    tr, te, cut = _time_split(df, test_fraction)
+    y = check_binary_target(df["clicked"], name="events: column 'clicked'")
+    prior = float(y[tr].mean())
+    users = user_attributes(ws)
+    profile = fit_profile(df, tr, users, random_state=seed)
+    df = add_profile(add_smoothed(df, prior), profile, users)
+    return WorkspaceFrame(df, feature_columns(df), tr, te, cut, y, prior, profile)
+
+
 def train_workspace(
     ws: Any,
     model: str = "gbdt",
@@ -219,13 +262,9 @@ def train_workspace(
         if progress:
             progress(done, steps)
 
-    df = event_features(ws)
+    wf = workspace_frame(ws, test_fraction, seed)
     step()
-    tr, te, cut = _time_split(df, test_fraction)
-    y_all = check_binary_target(df["clicked"], name="events: column 'clicked'")
-    prior = float(y_all[tr].mean())
-    df = add_smoothed(df, prior)
-    cols = feature_columns(df)
+    df, cols, tr, te, cut, y_all = wf.df, wf.columns, wf.train, wf.test, wf.cut, wf.y
     X = df[cols]
     kw = dict(params or {})
     ctr = CTRModel(model=model, time_ordered=True, random_state=seed, n_jobs=n_jobs, **kw)
@@ -258,7 +297,7 @@ def train_workspace(
         step()
     version = None
     if save:
-        version = _save(ws, ctr, cvr, metrics, cvr_metrics, prior, cols, str(cut), model, seed)
+        version = _save(ws, ctr, cvr, metrics, cvr_metrics, wf, model, seed)
     test_frame = df.iloc[te][["event_id", "ts", "user_id", "ad_id", "clicked"]
                              + (["placement"] if "placement" in df.columns else [])]
     test_frame = test_frame.assign(p_click=p)
@@ -267,7 +306,9 @@ def train_workspace(
 
 
 def _save(ws: Any, ctr: CTRModel, cvr: CTRModel | None, metrics: dict, cvr_metrics: dict | None,
-          prior: float, cols: list[str], cut: str, model: str, seed: int) -> str:
+          wf: WorkspaceFrame, model: str, seed: int) -> str:
+    cols, cut = wf.columns, str(wf.cut)
+
     def write(w: Any) -> None:
         for name, m in (("ctr", ctr), ("cvr", cvr)):
             if m is None:
@@ -278,7 +319,9 @@ def _save(ws: Any, ctr: CTRModel, cvr: CTRModel | None, metrics: dict, cvr_metri
                 w.write_text(f"{name}.{fname}", text)
             for fname, obj in pickles.items():
                 w.write_pickle(f"{name}.{fname}", obj)
-        w.write_json("features.json", {"columns": cols, "prior": prior})
+        w.write_json("features.json", {
+            "columns": cols, "prior": wf.prior,
+            "profile": None if wf.profile is None else wf.profile.to_dict()})
 
     slim = {k: v for k, v in metrics.items() if k != "reliability"}
     mv = ws.registry.save(
@@ -328,16 +371,21 @@ class BehaviorPredictor:
     and ``placement``; other context columns are optional (missing ones count as missing
     values).  User and ad attributes and each user's / ad's history up to the latest stored
     event are joined here.  Unknown users or ads get no attributes and an empty history.
+    ``profile`` is the category profile fitted at training (``None`` for models saved before
+    it existed, or trained on ads without a category); it is applied to each user's current
+    per-category totals, the same counts that training saw strictly before each event.
     """
 
     def __init__(self, ws: Any, ctr: CTRModel, cvr: CTRModel | None, columns: list[str],
-                 prior: float, version: str) -> None:
+                 prior: float, version: str, profile: CategoryProfile | None = None) -> None:
         self.ctr = ctr
         self.cvr = cvr
         self.columns = columns
         self.prior = prior
         self.version = version
-        users = [c for c in ws.columns("users") if c not in ("text",)]
+        self.profile = profile
+        self._user_attributes = user_attributes(ws)
+        users = ["user_id", *self._user_attributes]
         ads = [c for c in ws.columns("ads") if c not in ("headline", "description")]
         self._users = ws.table("users", users).set_index("user_id")
         self._users.columns = [f"user_{c}" for c in self._users.columns]
@@ -348,6 +396,8 @@ class BehaviorPredictor:
         self._hist_user = hist["user"].set_index("user_id")
         self._hist_ad = hist["ad"].set_index("ad_id")
         self._hist_uc = hist.get("user_cat")
+        prof = hist.get("user_profile")
+        self._hist_profile = None if prof is None else prof.set_index("user_id")
 
     def features(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input rows for ``frame``."""
@@ -374,11 +424,16 @@ class BehaviorPredictor:
         if self._hist_uc is not None and self._ad_cat is not None:
             f["ad_category"] = f["ad_id"].map(self._ad_cat)
             f = f.merge(self._hist_uc, on=["user_id", "ad_category"], how="left")
+        if self._hist_profile is not None:
+            # a user without stored events has no row: zero counts, like a user's first event
+            # in training
+            f = f.join(self._hist_profile, on="user_id")
+            f[self._hist_profile.columns] = f[self._hist_profile.columns].fillna(0)
         for h in ("user", "ad", "user_cat"):
             for k in ("impressions", "clicks"):
                 c = f"{h}_past_{k}"
                 f[c] = f[c].fillna(0).astype(float) if c in f.columns else 0.0
-        f = add_smoothed(f, self.prior)
+        f = add_profile(add_smoothed(f, self.prior), self.profile, self._user_attributes)
         for c in self.columns:
             if c not in f.columns:
                 f[c] = np.nan
@@ -429,5 +484,7 @@ def load_predictor(ws: Any) -> BehaviorPredictor | None:
         return None
     cvr = _load_model(reader, "cvr")
     feats = reader.read_json("features.json")
+    prof = feats.get("profile")  # absent in models saved before the category profile
     return BehaviorPredictor(ws, ctr, cvr, feats["columns"], float(feats["prior"]),
-                             reg.current(CAPABILITY))
+                             reg.current(CAPABILITY),
+                             None if prof is None else CategoryProfile.from_dict(prof))
