@@ -178,3 +178,37 @@ def test_template_candidates_use_only_brief_facts(brief, audience, lang):
     results = [check_candidate(c, b, lang) for c in cands]
     # Checked one by one (no duplicate rule), every template candidate is valid.
     assert all(r.ok for r in results), [r.failures for r in results if not r.ok][:3]
+
+
+def test_lines_that_reach_a_grammar_limit_count_as_cut_off():
+    from adwise.creative._backends import hit_grammar_limit
+
+    desc = "TrailMax is light and waterproof. Shop now."
+    assert not hit_grammar_limit(Candidate("Fresh Trails, Dry Feet Always", desc))
+    # 6 words: the grammar's headline limit, so the model may have been stopped mid-phrase
+    assert hit_grammar_limit(Candidate("Free Shipping on Your First Pair", desc))
+    long_sentence = "Trail runners " + " ".join(["get"] * 14) + "."  # 16 words
+    assert hit_grammar_limit(Candidate("Dry Feet", long_sentence))
+    assert hit_grammar_limit(Candidate("Waterproofingab Shoes", desc))  # 15 letters, cut there
+    assert not hit_grammar_limit(Candidate("Waterproofingab Shoes", desc), ["Waterproofingab"])
+
+
+def test_local_prompt_names_the_audience_interests_and_grammar_only_brief_literals():
+    from adwise.creative import GenerationRequest
+    from adwise.creative._backends import completion_prompt, grammar_for
+
+    req = GenerationRequest(parse_brief(BRIEF_EN), parse_segment(AUDIENCE_EN), "en")
+    prompt = completion_prompt(req)
+    assert prompt.endswith(
+        "Audience: trail runners who love hiking and camping\n"
+        "Interests: trail, runners, hiking, camping\n"
+    )
+    grammar = grammar_for(req)
+    assert 'lit  ::= "TrailMax" | "$89"' in grammar
+    # headlines 1-3 must name one of the audience's interests
+    assert 'aud  ::= "Trail" | "trail" | "Runners" | "runners" | "Hiking" | "hiking"' in grammar
+    assert '"Headline 1: " hla "\\nHeadline 2: " hla "\\nHeadline 3: " hla' in grammar
+    req_zh = GenerationRequest(parse_brief(BRIEF_ZH, "zh"), parse_segment(AUDIENCE_ZH, "zh"), "zh")
+    assert completion_prompt(req_zh).endswith(
+        "人群：喜欢徒步和露营的年轻父母\n兴趣：徒步、露营、年轻父母\n"
+    )

@@ -14,6 +14,7 @@ from adwise.creative import (
     generate,
     make_backend,
     parse_brief,
+    relevance,
 )
 
 
@@ -166,3 +167,34 @@ def test_bad_inputs(monkeypatch):
         generate(BRIEF_EN, AUDIENCE_EN, n=0, backend="template")
     with pytest.raises(InputError, match=r"^say whom the ad is for"):
         generate(BRIEF_EN, None, backend="template")
+
+
+GAMERS = "young mobile gamers who play video games at night"
+
+
+def _for_gamers(server, **kw):
+    return generate(
+        BRIEF_EN, GAMERS, n=5, backend="openai", backend_options={"base_url": server.url}, **kw
+    )
+
+
+def test_on_target_selection_puts_copy_for_the_intended_audience_first(openai_server):
+    # The endpoint writes trail-running copy whatever it is asked; aimed at gamers, with trail
+    # runners named as another audience, that copy is off target.
+    res = _for_gamers(openai_server, other_audiences=[AUDIENCE_EN])
+    _assert_all_valid(res, BRIEF_EN, "en", 5)
+    flags = [c["on_target"] for c in res.creatives]
+    assert flags == sorted(flags, reverse=True)  # on-target creatives come first
+    assert sum(flags) >= 3
+    assert res.stats["raw_on_target"] <= res.stats["raw_candidates"] // 2
+    assert any(c["source"] == "template" for c in res.creatives)  # the template topped up
+    heads = [c["headline"] for c in res.creatives if c["on_target"]]
+    r = relevance(heads, [GAMERS, AUDIENCE_EN])
+    assert (r[:, 0] > r[:, 1]).all()
+
+
+def test_without_other_audiences_the_model_copy_is_kept(openai_server):
+    res = _for_gamers(openai_server)
+    assert all(c["on_target"] for c in res.creatives)
+    assert res.stats["raw_on_target"] == res.stats["raw_candidates"]
+    assert sum(c["source"] == "openai" for c in res.creatives) >= 3

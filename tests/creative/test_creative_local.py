@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 from creative_briefs import AUDIENCE_EN, AUDIENCE_ZH, BRIEF_EN, BRIEF_ZH
 
-from adwise.creative import CHECKS, Candidate, check_candidate, generate, llm_available, parse_brief
+from adwise.creative import (
+    CHECKS,
+    Candidate,
+    LocalBackend,
+    check_candidate,
+    generate,
+    llm_available,
+    parse_brief,
+)
+from adwise.creative._text import normalise
 from optional_parts import needs
 
 pytestmark = pytest.mark.slow
@@ -29,17 +38,23 @@ def model(tmp_path_factory):
 def _valid(res, brief, lang, audience):
     b = parse_brief(brief, lang)
     acc = []
+    shown = {normalise(t) for t in LocalBackend.example_texts(lang)}
     for c in res.creatives:
         assert c["checks"] == dict.fromkeys(CHECKS, True)
         cand = Candidate(c["headline"], c["description"])
         assert check_candidate(cand, b, lang, accepted=acc, audience=audience).ok
+        assert not {normalise(c["headline"]), normalise(c["description"])} & shown
         acc.append(cand)
 
 
 @pytest.mark.parametrize(
-    ("brief", "audience", "lang"), [(BRIEF_EN, AUDIENCE_EN, "en"), (BRIEF_ZH, AUDIENCE_ZH, "zh")]
+    ("brief", "audience", "other", "lang"),
+    [
+        (BRIEF_EN, AUDIENCE_EN, "young mobile gamers who play video games at night", "en"),
+        (BRIEF_ZH, AUDIENCE_ZH, "晚上玩手机游戏的年轻玩家", "zh"),
+    ],
 )
-def test_local_backend_real_model(model, brief, audience, lang):
+def test_local_backend_real_model(model, brief, audience, other, lang):
     res = generate(
         brief,
         audience,
@@ -47,12 +62,15 @@ def test_local_backend_real_model(model, brief, audience, lang):
         lang=lang,
         backend="local",
         time_limit=90,
+        other_audiences=[other],
         backend_options={"threads": 2, "sets": 2},
     )
     assert res.backend == "local"
     assert res.stats["raw_candidates"] > 0 and res.stats["tokens"] > 0
     assert len(res.creatives) == 5  # model creatives, topped up by the template when too few
     _valid(res, brief, lang, audience)
+    flags = [c["on_target"] for c in res.creatives]
+    assert flags == sorted(flags, reverse=True)  # on-target creatives come first
 
 
 def test_openai_backend_against_llama_cpp_server(model):

@@ -13,6 +13,12 @@ class GenerateRequest(BaseModel):
     product: str = Field(..., min_length=1, max_length=2000, description="Product brief.")
     audience: str | None = Field(None, max_length=1000)
     segment: str | None = Field(None, max_length=100)
+    other_audiences: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Other audiences you target: copy aimed at them more than at this one "
+        "is ranked last.",
+    )
     n: int = Field(5, ge=1, le=50)
     lang: Literal["en", "zh"] = "en"
     backend: Literal["auto", "local", "openai", "template"] = "template"
@@ -34,6 +40,7 @@ class CreativeOut(BaseModel):
     checks: dict[str, bool]
     source: str
     repaired: bool = False
+    on_target: bool = True
     id: str | None = None
     status: str | None = None
 
@@ -67,6 +74,7 @@ def router(state):
             backend=req.backend,
             time_limit=req.time_limit,
             seed=req.seed,
+            other_audiences=req.other_audiences,
             store=req.store,
             price=req.price,
             offer=req.offer,

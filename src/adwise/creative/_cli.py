@@ -30,6 +30,12 @@ def generate(
     segment: str = typer.Option(
         None, "--segment", help="An audience segment id (needs an audience model)."
     ),
+    other_audience: list[str] = typer.Option(
+        None,
+        "--other-audience",
+        help="Another audience you target (repeatable): copy that speaks to it more than to "
+        "--audience is ranked last.",
+    ),
     n: int = typer.Option(5, "--n", help="How many creatives."),
     lang: str = typer.Option("en", "--lang", help="en or zh."),
     backend: str = typer.Option("auto", "--backend", help="auto, local, openai or template."),
@@ -75,6 +81,7 @@ def generate(
             time_limit=time_limit,
             seed=seed,
             advertiser=advertiser,
+            other_audiences=other_audience or [],
             store=store,
             progress=cb,
             price=price,

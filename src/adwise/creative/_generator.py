@@ -41,6 +41,19 @@ def _rank_pct(x: np.ndarray) -> np.ndarray:
     return order / (len(x) - 1)
 
 
+def _on_target(
+    headlines: Sequence[str], segment: Segment, others: Sequence[Segment], lang: str
+) -> np.ndarray:
+    """Which headlines are more relevant to ``segment`` than to each of ``others``.
+
+    Without other segments there is nothing to contrast with, and every headline counts.
+    """
+    if not others:
+        return np.ones(len(headlines), dtype=bool)
+    r = relevance(headlines, [segment.text, *(s.text for s in others)], lang)
+    return r[:, 0] > r[:, 1:].max(axis=1)
+
+
 def generate_creatives(
     brief: Brief,
     segment: Segment,
@@ -55,6 +68,7 @@ def generate_creatives(
     seed: int = 0,
     repair: bool = True,
     fill: bool = True,
+    on_target: bool = True,
     pool: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> GenerationResult:
@@ -71,6 +85,14 @@ def generate_creatives(
     When the time limit passes, model generation stops; what passed so far, topped up by the
     template when ``fill`` is set, is ranked and returned (``stats.timed_out`` is true).
 
+    On-target selection (``on_target``, needs ``other_segments``): a headline is *on target*
+    when its TF-IDF relevance to ``segment`` is higher than to every other segment — copy that
+    speaks to another audience, or to none, is not. On-target creatives are returned before
+    off-target ones (each group picked by MMR), and when fewer than ``n`` creatives from the
+    model are on target the template tops up even if enough passed the checks. Each creative
+    says whether it is on target; ``stats.raw_on_target`` counts the model's raw candidates
+    (before checks and selection) that were, so the model's own rate stays visible.
+
     Parameters
     ----------
     backend : object or None
@@ -82,7 +104,11 @@ def generate_creatives(
     ctr_model : TextCTRModel or None
         Fitted on the advertiser's history; None ranks by relevance alone.
     other_segments : sequence of Segment
-        Other audiences; relevance to them is reported (``relevance_margin``).
+        Other audiences; relevance to them is reported (``relevance_margin``) and, with
+        ``on_target``, decides which creatives are on target.
+    on_target : bool
+        Return on-target creatives first and top up with the template when the model wrote
+        fewer than ``n`` of them (a no-op without ``other_segments``).
     time_limit : float
         Seconds for generation (model rounds); ranking is not counted.
     """
@@ -97,7 +123,9 @@ def generate_creatives(
     t_start = time.monotonic()
     deadline = t_start + time_limit
     req = GenerationRequest(brief, segment, lang, list(examples), seed)
-    ex_texts = [t for pair in examples for t in pair]
+    # The backend's own few-shot texts count as examples too: a copy of one is not new copy.
+    shown = getattr(backend, "example_texts", lambda _lang: [])(lang)
+    ex_texts = [t for pair in examples for t in pair] + list(shown)
     pool = pool or max(3 * n, 15)
     accepted: list[Candidate] = []
     repaired: set[int] = set()
@@ -114,7 +142,7 @@ def generate_creatives(
                 if is_repair:
                     repaired.add(len(accepted))
                 accepted.append(c)
-            else:
+            elif c.source == backend.name:  # the backend's own failures, not the top-up's
                 for name, passed in res.passed.items():
                     if not passed:
                         failures[name] = failures.get(name, 0) + 1
@@ -123,6 +151,7 @@ def generate_creatives(
 
     raw = backend.generate(req, deadline=deadline, round_=0)
     n_raw, n_raw_ok, why = take(raw, False)
+    n_raw_on = int(_on_target([c.headline for c in raw], segment, other_segments, lang).sum())
     if progress:
         progress(1, 3)
     if time.monotonic() >= deadline:
@@ -135,9 +164,11 @@ def generate_creatives(
     if progress:
         progress(2, 3)
     n_model = len(accepted)
+    rivals = other_segments if on_target else ()
+    n_model_on = int(_on_target([c.headline for c in accepted], segment, rivals, lang).sum())
     # The template needs milliseconds and cannot invent facts, so it tops up even after a
     # timeout: a slow model costs quality, not the number of creatives.
-    if fill and len(accepted) < n and backend.name != "template":
+    if fill and n_model_on < n and backend.name != "template":
         take(TemplateBackend().generate(req, deadline=float("inf"), round_=0), False)
     gen_seconds = time.monotonic() - t_start
 
@@ -156,9 +187,15 @@ def generate_creatives(
         rel_n = (contrast - lo) / (hi - lo) if hi > lo else np.ones_like(rel)
         ctr = ctr_model.predict_ctr(texts) if ctr_model is not None else None
         combined = 0.5 * _rank_pct(ctr) + 0.5 * rel_n if ctr is not None else rel_n
-        order = mmr(
-            combined, n, lambda i, j: similarity(accepted[i].headline, accepted[j].headline)
-        )
+        on = _on_target([c.headline for c in accepted], segment, rivals, lang)
+        order: list[int] = []
+        for group in (np.flatnonzero(on), np.flatnonzero(~on)):
+            picked = mmr(
+                combined[group],
+                n - len(order),
+                lambda i, j, g=group: similarity(accepted[g[i]].headline, accepted[g[j]].headline),
+            )
+            order += [int(group[i]) for i in picked]
         for i in order:
             c = accepted[i]
             scores = {"relevance": float(rel[i]), "combined": float(combined[i])}
@@ -175,6 +212,7 @@ def generate_creatives(
                     "checks": dict.fromkeys(CHECKS, True),
                     "source": c.source,
                     "repaired": i in repaired,
+                    "on_target": bool(on[i]),
                 }
             )
     if progress:
@@ -185,6 +223,7 @@ def generate_creatives(
         "returned": len(creatives),
         "raw_candidates": n_raw,
         "raw_passed": n_raw_ok,
+        "raw_on_target": n_raw_on,
         "repair_candidates": n_repair,
         "repair_passed": n_repair_ok,
         "model_creatives": n_model if backend.name != "template" else len(accepted),

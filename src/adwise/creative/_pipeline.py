@@ -254,6 +254,9 @@ def generate(
         Free-text audience; optional when ``segment_id`` names an audience segment.
     ws : Workspace or None
         Supplies few-shot examples, the CTR model and segment profiles, and stores results.
+    other_audiences : sequence of str
+        Other audiences the advertiser targets: creatives that speak to one of them more than
+        to ``audience`` are returned last (see :func:`generate_creatives`, ``on_target``).
     brief_fields
         ``price``, ``offer``, ``voice``, ``banned``, ``required`` for :func:`parse_brief`.
     """
