@@ -126,3 +126,42 @@ def test_cli_bad_input_exit_2(workspace, capsys):
     assert "no creative 'cr_nope'" in capsys.readouterr().err
     assert main(["creative", "train", "--workspace", ws]) == 2
     assert "no creative history to learn from" in capsys.readouterr().err
+
+
+def test_cli_generate_for_an_audience_segment(loaded_workspace, capsys):
+    """--segment takes the audience model's profile, and its other segments as the rivals."""
+    from adwise.audience import load_segments, segment_workspace
+    from adwise.creative import segment_profiles
+
+    ws = loaded_workspace
+    args = [
+        "creative",
+        "generate",
+        "--product",
+        BRIEF_EN,
+        "--segment",
+        "0",
+        "--backend",
+        "template",
+        "--no-store",
+        "--workspace",
+        str(ws.path),
+        "--json",
+    ]
+    assert main(args) == 2  # no audience model yet: say what to run
+    assert "run `adwise audience segment` first" in capsys.readouterr().err
+
+    segment_workspace(ws, k=3)
+    _, meta = load_segments(ws)
+    profiles = segment_profiles(ws)
+    assert sorted(profiles) == sorted(str(p["segment"]) for p in meta["profiles"])
+    top = [t["interest"] for t in meta["profiles"][0]["top_interests"]]
+    assert top and profiles["0"].interests[: len(top)] == top
+
+    assert main(args) == 0
+    res = _json(capsys)
+    assert len(res["creatives"]) == 5
+    # on-target selection ran against the two other segments of the model
+    assert all("on_target" in c for c in res["creatives"])
+    assert main([*args[:5], "7", *args[6:]]) == 2
+    assert "no segment '7' in the audience model; have: 0, 1, 2." in capsys.readouterr().err

@@ -36,6 +36,7 @@ from adwise.creative._pipeline import (
     get_creative,
     list_creatives,
     load_ctr_model,
+    segment_profiles,
     set_status,
     train,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "parse_brief",
     "parse_segment",
     "relevance",
+    "segment_profiles",
     "set_status",
     "train",
 ]

@@ -33,7 +33,7 @@ __all__ = [
     "get_creative",
     "list_creatives",
     "load_ctr_model",
-    "segment_profile",
+    "segment_profiles",
     "set_status",
     "store_creatives",
     "train",
@@ -185,44 +185,32 @@ def load_ctr_model(ws, lang: str) -> TextCTRModel | None:
 
 
 # ------------------------------------------------------------------------- segments
-def segment_profile(ws, segment_id: str, lang: str = "en") -> Segment:
-    """A segment's profile from the audience capability's public API.
+def segment_profiles(ws, lang: str = "en") -> dict[str, Segment]:
+    """Every segment of the workspace's current audience model as a :class:`Segment`.
 
-    Falls back to :class:`InputError` naming what to do when the workspace has no audience
-    model or the segment does not exist.
+    A segment's text is its readable name plus its top interests (by lift), so the prompt and
+    the relevance scorer speak of what sets the segment apart.  Raises :class:`InputError`
+    naming what to do when the workspace has no audience model.
     """
+    from adwise.audience import load_segments
+
     try:
-        import adwise.audience as audience
-    except ImportError as exc:  # pragma: no cover - audience is part of adwise
-        raise InputError("the audience capability is not installed; pass --audience TEXT.") from exc
-    getter = getattr(audience, "segment_profiles", None) or getattr(audience, "load_profiles", None)
-    if getter is None:
+        _, meta = load_segments(ws)
+    except InputError as exc:
         raise InputError(
-            "this adwise has no audience segment profiles API; describe the audience with "
-            "--audience TEXT instead of --segment."
+            "--segment needs an audience model in this workspace: run `adwise audience segment`"
+            " first, or describe the audience with --audience TEXT."
+        ) from exc
+    out: dict[str, Segment] = {}
+    for p in meta.get("profiles", []):
+        sid = str(p["segment"])
+        interests = [str(t["interest"]) for t in p.get("top_interests", [])]
+        seg = parse_segment(
+            " ".join([str(p.get("name") or f"segment {sid}"), *interests]), lang, segment_id=sid
         )
-    profiles = getter(ws)
-    if isinstance(profiles, pd.DataFrame):
-        profiles = profiles.to_dict("records")
-    if isinstance(profiles, dict):
-        items = [
-            {"segment": k, **(v if isinstance(v, dict) else {"text": v})}
-            for k, v in profiles.items()
-        ]
-    else:
-        items = list(profiles)
-    for p in items:
-        sid = str(p.get("segment", p.get("segment_id", p.get("id", ""))))
-        if sid == str(segment_id):
-            label = str(p.get("label") or p.get("name") or p.get("description") or sid)
-            interests = p.get("top_interests") or p.get("interests") or []
-            interests = [str(i if not isinstance(i, list | tuple) else i[0]) for i in interests]
-            text = " ".join([label, *interests])
-            seg = parse_segment(text, lang, segment_id=sid)
-            seg.interests = list(dict.fromkeys([*interests, *seg.interests]))[:8]
-            return seg
-    have = ", ".join(str(p.get("segment", p.get("segment_id", p.get("id", "?")))) for p in items)
-    raise InputError(f"no segment {segment_id!r} in the audience model; have: {have or 'none'}.")
+        seg.interests = list(dict.fromkeys([*interests, *seg.interests]))[:8]
+        out[sid] = seg
+    return out
 
 
 # ------------------------------------------------------------------------- generation
@@ -257,13 +245,22 @@ def generate(
     other_audiences : sequence of str
         Other audiences the advertiser targets: creatives that speak to one of them more than
         to ``audience`` are returned last (see :func:`generate_creatives`, ``on_target``).
+        With ``segment_id`` and none given, the audience model's other segments.
     brief_fields
         ``price``, ``offer``, ``voice``, ``banned``, ``required`` for :func:`parse_brief`.
     """
     check_language(lang)
     brief = product if isinstance(product, Brief) else parse_brief(product, lang, **brief_fields)
+    others = [parse_segment(a, lang) for a in other_audiences]
     if segment_id is not None and ws is not None and audience is None:
-        segment = segment_profile(ws, segment_id, lang)
+        profiles = segment_profiles(ws, lang)
+        if str(segment_id) not in profiles:
+            raise InputError(
+                f"no segment {segment_id!r} in the audience model; have: {', '.join(profiles)}."
+            )
+        segment = profiles.pop(str(segment_id))
+        # the model's other segments are the audiences this copy must not speak to more
+        others = others or list(profiles.values())
     elif isinstance(audience, Segment):
         segment = audience
     elif audience is not None and str(audience).strip():
@@ -280,7 +277,6 @@ def generate(
             examples = best_examples(hist, lang, advertiser=advertiser)
             ctr_model = load_ctr_model(ws, lang) or fit_ctr_model(hist, lang)
     be = make_backend(backend, **(backend_options or {}))
-    others = [parse_segment(a, lang) for a in other_audiences]
     result = generate_creatives(
         brief,
         segment,
