@@ -121,3 +121,47 @@ def test_serving_features_use_the_users_current_profile(loaded_workspace):
     attrs = users.reindex(rows["user_id"]).drop(columns="text").add_prefix("user_")
     want = pred.profile.transform(n, m, cat, attrs.reset_index(drop=True))
     np.testing.assert_allclose(got[want.columns].to_numpy(), want.to_numpy())
+
+
+def test_profile_count_blocks_separate_kinds_the_categories_cannot():
+    # both kinds see the same categories; only the hours of their impressions differ
+    rng = np.random.default_rng(1)
+    n = 400
+    kind = rng.integers(0, 2, n)
+    imp = rng.multinomial(20, [0.25] * 4, size=n)
+    hours = np.stack([rng.multinomial(20, np.r_[np.full(12, 0.07), np.full(12, 1 / 75)]
+                                      if k == 0 else np.r_[np.full(12, 1 / 75), np.full(12, 0.07)])
+                      for k in kind])
+    clk = np.zeros_like(imp)
+    plain = CategoryProfile(n_classes=2, n_init=3).fit(imp, clk, list("abcd"))
+    timed = CategoryProfile(n_classes=2, n_init=3).fit(imp, clk, list("abcd"),
+                                                       counts={"hour": hours})
+
+    def agreement(p, counts=None):
+        found = p.class_posterior(imp, clk, counts=counts).argmax(1)
+        return max(np.mean(found == kind), np.mean(found != kind))
+
+    assert agreement(timed, {"hour": hours}) > 0.97
+    assert agreement(plain) < 0.7
+    # a saved profile keeps its count blocks; one saved before they existed still loads
+    again = CategoryProfile.from_dict(timed.to_dict())
+    np.testing.assert_allclose(again.class_posterior(imp, clk, counts={"hour": hours}),
+                               timed.class_posterior(imp, clk, counts={"hour": hours}))
+    old = plain.to_dict()
+    del old["count_share"], old["params"]["n_init"]
+    np.testing.assert_allclose(CategoryProfile.from_dict(old).class_posterior(imp, clk),
+                               plain.class_posterior(imp, clk))
+
+
+def test_profile_keeps_the_most_likely_of_several_starts():
+    _, imp, clk, attrs = _users(300)
+
+    def mean_loglik(p):
+        lj = p._log_joint(imp.astype(float), clk.astype(float), p._attribute_codes(attrs))
+        top = lj.max(1, keepdims=True)
+        return float(np.mean(top[:, 0] + np.log(np.exp(lj - top).sum(1))))
+
+    singles = [mean_loglik(CategoryProfile(n_classes=5, random_state=s).fit(
+        imp, clk, list("abcd"), attrs)) for s in range(4)]
+    best = mean_loglik(CategoryProfile(n_classes=5, n_init=4).fit(imp, clk, list("abcd"), attrs))
+    assert best >= max(singles) - 1e-3 * abs(max(singles))

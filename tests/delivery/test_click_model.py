@@ -85,3 +85,49 @@ def test_rank_records_is_the_head_of_rank():
     assert reasons["t0"].startswith("paced")  # 0.9 > 4 x 0.2
     assert reasons["t1"] == "budget exhausted"  # one conversion (9.0) would overspend
     assert not full.set_index("ad_id").loc[["t0", "t1"], "eligible"].any()
+
+
+def test_users_of_one_kind_share_interests_through_their_hours_not_their_own_clicks():
+    """Both groups are shown sports and travel alike, so impressions say nothing about a user;
+    but group ``a`` is active in the morning and clicks sports, group ``b`` in the evening and
+    clicks travel.  A user who never clicked is placed with the users active when they are."""
+    rng = np.random.default_rng(3)
+    cats = {"s0": "sports", "t0": "travel"}
+    rows = []
+    for i in range(600):
+        grp = "a" if i % 2 == 0 else "b"
+        for _ in range(25):
+            ad = rng.choice(["s0", "t0"])
+            hour = int(rng.integers(6, 12) if grp == "a" else rng.integers(17, 23))
+            fav = (ad == "s0") == (grp == "a")
+            clicked = i >= 40 and rng.random() < (0.12 if fav else 0.02)  # the first 40: none
+            rows.append((f"u{i}", ad, int(clicked), 0, hour))
+    events = pd.DataFrame(rows, columns=["user_id", "ad_id", "clicked", "converted", "hour"])
+    cm = ClickModel(n_classes=2).fit(events, cats)
+    frame = pd.DataFrame({"user_id": ["u0", "u0", "u1", "u1"],
+                          "ad_id": ["s0", "t0", "s0", "t0"], "hour": 12})
+    p = cm.predict_ctr(frame)
+    assert p[0] > 1.5 * p[1] and p[3] > 1.5 * p[2]
+
+
+def test_kind_click_rates_leave_the_user_out():
+    from adwise.delivery._rank import _kind_rates_without_self
+
+    rng = np.random.default_rng(0)
+    post = rng.dirichlet([1.0, 1.0, 1.0], 50)
+    imps = rng.poisson(10, (50, 4)).astype(float)
+    clicks = rng.binomial(imps.astype(int), 0.1).astype(float)
+    out = _kind_rates_without_self(post, imps, clicks, prior=5.0, block=7)
+    # brute force for user 3: class totals over the other users
+    others = np.arange(50) != 3
+    rate = clicks.sum() / imps.sum()
+    r = ((post[others].T @ clicks[others] + 5.0 * rate)
+         / (post[others].T @ imps[others] + 5.0))
+    np.testing.assert_allclose(out[3], post[3] @ r)
+    # a user's own clicks (the labels of their rows) leave their row unchanged ...
+    more = clicks.copy()
+    more[3] = imps[3]
+    again = _kind_rates_without_self(post, imps, more, prior=5.0)
+    np.testing.assert_allclose(again[3], out[3], rtol=0.02)  # only via the overall rate
+    # ... and raise everyone else's
+    assert (again[others] >= out[others]).all()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adwise._exceptions import InputError
+from adwise._exceptions import ArtifactVersionError, InputError
 from adwise.delivery._explicit import BiasedMF, RatingBlend, check_ratings
 from adwise.delivery._implicit import HybridRecommender, ImplicitRecommender, make_recommender
 from adwise.delivery._rank import ClickModel, DeliveryPlanner
@@ -396,6 +396,11 @@ def load_delivery(ws: Any, version: str | None = None, use_behavior: bool = Fals
     reader = ws.registry.load(CAPABILITY_NAME, version)
     rec = reader.read_pickle("recommender.pkl")
     cm = reader.read_pickle("click_model.pkl")
+    if not hasattr(cm, "interest_"):
+        # written by a development build before the click model pooled users by kind
+        raise ArtifactVersionError(
+            f"the delivery model {reader.root} has a click model of an older layout; retrain "
+            "it with `adwise delivery train`.")
     ads = pd.read_parquet(io.BytesIO(reader.read_bytes("ads.parquet")))
     beh = None
     if use_behavior:

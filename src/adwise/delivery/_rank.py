@@ -34,6 +34,10 @@ _RANK_COLUMNS = ("ad_id", "campaign_id", "pricing", "p_ctr", "p_cvr", "bid", "cp
 log = logging.getLogger(__name__)
 
 _FEATURES = ("ad", "interest", "context")
+_CVR_AD_SCALE, _CVR_CATEGORY_SCALE = 0.5, 3.0
+# P(convert | click) uses the interest shares but not the kind's click rate: with a few
+# hundred conversions the extra coefficient cost more than it explained on the synthetic world
+_CVR_INTEREST = ("posterior_share", "prior_share")
 
 
 def _one_hot(codes: np.ndarray, width: int) -> sp.csr_matrix:
@@ -46,6 +50,24 @@ def _lookup(positions: dict[str, int], ids: pd.Series) -> np.ndarray:
     vals = ids.to_numpy(dtype=object)
     return np.fromiter((positions.get(v if isinstance(v, str) else str(v), -1) for v in vals),
                        dtype=np.int64, count=len(vals))
+
+
+def _kind_rates_without_self(post: np.ndarray, imps: np.ndarray, clicks: np.ndarray,
+                             prior: float = 10.0, block: int = 20_000) -> np.ndarray:
+    """Per user x category, the click rate of the user's kind counting everyone's clicks but
+    the user's own: :math:`\\sum_k P(k|u)\\,\\frac{C_{kc} - P(k|u)\\,m_{uc} + a\\,r}
+    {N_{kc} - P(k|u)\\,n_{uc} + a}` with the class totals :math:`C = P^T m`, :math:`N = P^T n`
+    and ``prior`` pseudo-impressions :math:`a` at the overall rate :math:`r`.  Leaving the user
+    out keeps a training row's label from describing itself."""
+    num, den = post.T @ clicks, post.T @ imps
+    rate = float(np.clip(clicks.sum() / max(imps.sum(), 1.0), 1e-6, 1 - 1e-6))
+    out = np.empty_like(imps)
+    for s in range(0, len(post), block):  # (users, K, categories) per block bounds memory
+        p = post[s:s + block, :, None]
+        r = ((num[None] - p * clicks[s:s + block, None, :] + prior * rate)
+             / (den[None] - p * imps[s:s + block, None, :] + prior))
+        out[s:s + block] = (p * np.clip(r, 1e-6, 1.0)).sum(1)
+    return out
 
 
 def _hours(frame: pd.DataFrame) -> np.ndarray | None:
@@ -62,34 +84,46 @@ def _hours(frame: pd.DataFrame) -> np.ndarray | None:
 class ClickModel(AdwiseEstimator):
     """Calibrated pCTR and pCVR from an impression log: interests learned from impressions.
 
-    Clicks are rare (a user has a handful at most), impressions are not, and the logging
-    policy that chose them already aimed at each user's interests.  So the user's interest in
-    category ``c`` is estimated from impressions, in two steps:
+    Clicks are rare (a user has a handful at most), impressions are not, and a logging policy
+    that aimed at each user's interests shows them in what it showed.  So the user's interest
+    in category ``c`` is estimated from impressions and pooled over users of the same kind:
 
-    * a **prior** share :math:`\\pi_{uc}`: a ridge regression from what is known about the
-      user before any event (TF-IDF of their free text, one-hot attributes such as age band
-      or region) to their share of impressions per category, fitted on all users with
-      events, so users alike in words and attributes share interests;
-    * a **posterior** share :math:`\\frac{imps_{uc} + m\\,\\pi_{uc}}{imps_u + m}` that moves
-      the prior towards the user's own impressions.
+    * a **kind of user**: a latent-class model (:class:`~adwise.behavior._profile.
+      CategoryProfile`, EM) of each user's impressions per category, impressions per hour of
+      day (people of one kind are active at the same times) and attributes; a user's class
+      posterior, computed without their clicks (the labels), gives the share of impressions
+      :math:`s_{uc}` that users of their kind get in category ``c`` and their kind's click
+      rate in ``c`` counting every user's clicks but their own;
+    * a **posterior** share :math:`\\frac{imps_{uc} + m\\,s_{uc}}{imps_u + m}` that moves the
+      kind's share towards the user's own impressions (``m`` = ``strength``);
+    * a **prior** share :math:`\\pi_{uc}`: a ridge regression from the user's free text
+      (TF-IDF) and attributes to their share of impressions per category, so users alike in
+      words share interests.
 
-    A logistic regression on ``[log posterior, log prior, one-hot ad, one-hot category,
-    one-hot placement, one-hot hour]`` (L2-regularised, so rarely seen ads shrink to their
-    category) gives pCTR; a second one on clicked rows (interests, ad, category) gives pCVR
-    = P(convert | click).  Both are additive in the log-odds, so they are stored as small
-    tables (per ad, per user x category, per placement and hour) and prediction is a few
-    array lookups.  Unknown users get the prior of a user with no text or attributes,
-    unknown ads their category's effect (or the average one), missing context the average
-    context.
+    A logistic regression on ``[log posterior, log prior, log kind click rate, one-hot ad,
+    one-hot category, one-hot placement, one-hot hour]`` (L2-regularised, so rarely seen ads
+    shrink to their category) gives pCTR; a second one on clicked rows (the two shares, ad,
+    category) gives pCVR = P(convert | click), with the ad effects shrunk harder and the
+    category effects less, since a category has many conversions and an ad only a few.
+    Both are additive in the
+    log-odds, so they are stored as small tables (per ad, per user x category, per placement
+    and hour) and prediction is a few array lookups.  Unknown users get the shares of a user
+    with no events, text or attributes, unknown ads their category's effect (or the average
+    one), missing context the average context.
 
     Parameters
     ----------
-    strength : float, default 5.0
-        Prior strength ``m`` (pseudo-impressions) of the posterior share.
+    strength : float, default 50.0
+        Prior strength ``m`` (pseudo-impressions at the user's kind's shares) of the posterior
+        share.  Large: a few dozen impressions say less about a user than their kind does.
     C : float, default 0.3
         Inverse L2 regularisation of the logistic regressions.
     alpha : float, default 1.0
         Regularisation of the ridge regression for the prior share.
+    n_classes : int, default 8
+        Latent kinds of users.
+    random_state : int, default 0
+        Seed of the latent-class model's random starts.
 
     Attributes
     ----------
@@ -99,21 +133,35 @@ class ClickModel(AdwiseEstimator):
         ``user_text`` or of ``user_attributes``).
     ad_pos_, user_pos_ : dict
         Id -> position in ``ads_`` / ``users_``.
-    coef_ : dict
-        Coefficients of the dense features (``posterior_share``, ``prior_share``) of the
-        click model.
+    interest_ : dict
+        Feature name -> ``(users, categories)`` float32 table of log-features of interest
+        (``posterior_share``, ``prior_share``, ``kind_ctr``).
+    coef_, cvr_coef_ : dict
+        Their coefficients in the click and in the conversion model.
+    profile_ : CategoryProfile
+        The latent-class model of users.
+
+    References
+    ----------
+    Dempster, A. P., Laird, N. M. and Rubin, D. B. (1977). Maximum likelihood from incomplete
+    data via the EM algorithm. Journal of the Royal Statistical Society B 39(1), 1-38.
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "strength": [Interval(float, 0, None, closed="neither")],
         "C": [Interval(float, 0, None, closed="neither")],
         "alpha": [Interval(float, 0, None, closed="neither")],
+        "n_classes": [Interval(int, 1, 100)],
+        "random_state": [Interval(int, 0, None)],
     }
 
-    def __init__(self, strength: float = 5.0, C: float = 0.3, alpha: float = 1.0) -> None:
+    def __init__(self, strength: float = 50.0, C: float = 0.3, alpha: float = 1.0,
+                 n_classes: int = 8, random_state: int = 0) -> None:
         self.strength = strength
         self.C = C
         self.alpha = alpha
+        self.n_classes = n_classes
+        self.random_state = random_state
 
     def fit(
         self,
@@ -178,11 +226,7 @@ class ClickModel(AdwiseEstimator):
         n_cat = len(self.categories_)
         imps = np.zeros((len(self.users_), n_cat))
         np.add.at(imps, (u, c), 1.0)
-        prior, self.unknown_prior_ = self._fit_prior(imps, texts, attrs)
-        n_u = imps.sum(axis=1, keepdims=True)
-        self.user_impressions_ = n_u[:, 0]
-        post = (imps + self.strength * prior) / (n_u + self.strength)
-        log_post, log_prior = np.log(post), np.log(prior)
+        prior, unknown_prior = self._fit_prior(imps, texts, attrs)
         # context levels: placements seen in the log, hours 0-23 (missing -> no one-hot)
         self.placements_ = (pd.Index(pd.unique(events["placement"].astype(str)))
                             if "placement" in events.columns else pd.Index([], dtype=object))
@@ -191,20 +235,28 @@ class ClickModel(AdwiseEstimator):
         hour = _hours(events)
         hour = np.full(len(y), -1) if hour is None else np.nan_to_num(hour, nan=-1).astype(int)
         hour = np.where((hour >= 0) & (hour < 24), hour, -1)
-        X = self._design(a, c, slot, hour, log_post[u, c], log_prior[u, c])
+        kind_share, kind_ctr, unknown = self._fit_profile(imps, u, c, y, hour, attrs)
+        n_u = imps.sum(axis=1, keepdims=True)
+        self.user_impressions_ = n_u[:, 0]
+        post = (imps + self.strength * kind_share) / (n_u + self.strength)
+        # per user x category log-features of interest, and those of an unknown user
+        self.interest_ = {"posterior_share": np.log(post).astype(np.float32),
+                          "prior_share": np.log(prior).astype(np.float32),
+                          "kind_ctr": np.log(kind_ctr).astype(np.float32)}
+        self.unknown_interest_ = {"posterior_share": np.log(unknown[0]),
+                                  "prior_share": np.log(unknown_prior),
+                                  "kind_ctr": np.log(unknown[1])}
+        X = self._design(a, c, slot, hour, u, list(self.interest_))
         ctr = LogisticRegression(C=self.C, max_iter=1000).fit(X, y)
         w = ctr.coef_[0]
-        n_ad, n_sl = len(self.ads_), len(self.placements_)
+        n_ad, n_sl, n_int = len(self.ads_), len(self.placements_), len(self.interest_)
         ad_w, cat_w = w[:n_ad], w[n_ad:n_ad + n_cat]
         slot_w = w[n_ad + n_cat:n_ad + n_cat + n_sl]
         hour_w = w[n_ad + n_cat + n_sl:n_ad + n_cat + n_sl + 24]
-        b_post, b_prior = w[-2], w[-1]
-        self.coef_ = {"posterior_share": float(b_post), "prior_share": float(b_prior)}
+        self.coef_ = dict(zip(self.interest_, map(float, w[-n_int:]), strict=True))
         self.ad_logit_ = ctr.intercept_[0] + ad_w + cat_w[self.ad_cat_code_]
         # an ad unknown at fit time: the intercept plus the average category
         self.unknown_ad_logit_ = float(ctr.intercept_[0] + cat_w.mean())
-        self.log_posterior_ = log_post.astype(np.float32)
-        self.log_prior_ = log_prior.astype(np.float32)
         self.slot_logit_ = slot_w
         self.hour_logit_ = hour_w
         # missing context: the log's average effect, so predictions stay calibrated on average
@@ -212,8 +264,33 @@ class ClickModel(AdwiseEstimator):
             else 0.0
         self.mean_hour_logit_ = float(hour_w[hour[hour >= 0]].mean()) if (hour >= 0).any() \
             else 0.0
-        self._fit_cvr(y > 0, v, a, c, log_post[u, c], log_prior[u, c])
+        self._fit_cvr(y > 0, v, a, c, u)
         return self
+
+    def _fit_profile(self, imps, u, c, y, hour, attrs):
+        """Per user x category, from the latent-class model: the share of impressions users of
+        their kind get (rows sum to 1) and the click rate of their kind without the user's own
+        clicks; and both for a user with no events or attributes."""
+        from adwise.behavior._profile import CategoryProfile
+
+        clicks = np.zeros_like(imps)
+        np.add.at(clicks, (u, c), y)
+        counts = {}
+        if (hour >= 0).any():
+            by_hour = np.zeros((len(imps), 24))
+            np.add.at(by_hour, (u[hour >= 0], hour[hour >= 0]), 1.0)
+            counts["hour"] = by_hour
+        table = None if attrs is None else attrs.reindex(self.users_)
+        self.profile_ = CategoryProfile(n_classes=self.n_classes, n_init=3,
+                                        random_state=self.random_state).fit(
+            imps, clicks, list(self.categories_), table, counts)
+        # the kind from impressions, hours and attributes only: a user's clicks are the labels
+        # of the rows these shares describe
+        post = self.profile_.class_posterior(imps, np.zeros_like(imps), table, counts)
+        shares = self.profile_.category_share_
+        return (post @ shares, _kind_rates_without_self(post, imps, clicks),
+                (self.profile_.class_share_ @ shares,
+                 self.profile_.class_share_ @ self.profile_.click_rate_))
 
     def _fit_prior(self, imps: np.ndarray, texts: dict[str, str], attrs: pd.DataFrame | None):
         """Prior category shares per user (rows sum to 1) and the share of a user with no
@@ -253,17 +330,17 @@ class ClickModel(AdwiseEstimator):
 
         return norm(ridge.predict(X)), norm(ridge.intercept_)
 
-    def _design(self, a, c, slot, hour, log_post, log_prior) -> sp.csr_matrix:
+    def _design(self, a, c, slot, hour, u, names) -> sp.csr_matrix:
         n_sl = len(self.placements_)
         blocks = [_one_hot(a, len(self.ads_)), _one_hot(c, len(self.categories_))]
         if slot is not None:
             sl = _one_hot(np.where(slot >= 0, slot, 0), max(n_sl, 1))[:, :n_sl]
             hr = _one_hot(np.where(hour >= 0, hour, 0), 24)
             blocks += [sl.multiply((slot >= 0)[:, None]), hr.multiply((hour >= 0)[:, None])]
-        blocks.append(sp.csr_matrix(np.column_stack([log_post, log_prior])))
+        blocks.append(sp.csr_matrix(np.column_stack([self.interest_[k][u, c] for k in names])))
         return sp.hstack(blocks).tocsr()
 
-    def _fit_cvr(self, clicked, v, a, c, log_post, log_prior) -> None:
+    def _fit_cvr(self, clicked, v, a, c, u) -> None:
         from sklearn.linear_model import LogisticRegression
 
         n_clicks, n_conv = int(clicked.sum()), float(v[clicked].sum())
@@ -271,14 +348,18 @@ class ClickModel(AdwiseEstimator):
         self.cvr_ad_logit_ = None
         if n_clicks < 20 or not 0 < n_conv < n_clicks:
             return
-        X = self._design(a[clicked], c[clicked], None, None, log_post[clicked],
-                         log_prior[clicked])
-        m = LogisticRegression(C=self.C, max_iter=1000).fit(X, v[clicked])
-        w = m.coef_[0]
+        names = list(_CVR_INTEREST)
+        X = self._design(a[clicked], c[clicked], None, None, u[clicked], names)
         n_ad, n_cat = len(self.ads_), len(self.categories_)
+        # An ad has a few conversions, a category many: scaling a column by s divides its L2
+        # penalty by s^2, so ad effects are shrunk 4x harder and category effects 9x less.
+        scale = np.ones(X.shape[1])
+        scale[:n_ad], scale[n_ad:n_ad + n_cat] = _CVR_AD_SCALE, _CVR_CATEGORY_SCALE
+        m = LogisticRegression(C=self.C, max_iter=1000).fit(X @ sp.diags(scale), v[clicked])
+        w = m.coef_[0] * scale
         self.cvr_ad_logit_ = m.intercept_[0] + w[:n_ad] + w[n_ad:n_ad + n_cat][self.ad_cat_code_]
         self.cvr_unknown_ad_logit_ = float(m.intercept_[0] + w[n_ad:n_ad + n_cat].mean())
-        self.cvr_interest_coef_ = (float(w[-2]), float(w[-1]))
+        self.cvr_coef_ = dict(zip(names, map(float, w[-len(names):]), strict=True))
 
     # ------------------------------------------------------------------ prediction
     def _codes(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -286,23 +367,23 @@ class ClickModel(AdwiseEstimator):
         # Index look-up converts the ids to Arrow strings first
         return _lookup(self.user_pos_, frame["user_id"]), _lookup(self.ad_pos_, frame["ad_id"])
 
-    def _interest(self, u: np.ndarray, a: np.ndarray, b_post: float, b_prior: float):
+    def _interest(self, u: np.ndarray, a: np.ndarray, coef: Mapping[str, float]) -> np.ndarray:
         """Interest log-odds of users ``u`` in the categories of ads ``a`` (0 for unknown ads,
-        whose category is unknown; the no-text, no-attribute prior for unknown users)."""
+        whose category is unknown; the shares of a user with no events, text or attributes
+        for unknown users)."""
         c = np.where(a >= 0, self.ad_cat_code_[a], 0)
         known = u >= 0
         ui = np.where(known, u, 0)
-        unknown = (b_post + b_prior) * np.log(self.unknown_prior_[c])
-        out = np.where(known, b_post * self.log_posterior_[ui, c]
-                       + b_prior * self.log_prior_[ui, c], unknown)
+        out = np.zeros(len(u))
+        for name, b in coef.items():
+            out += b * np.where(known, self.interest_[name][ui, c], self.unknown_interest_[name][c])
         return np.where(a >= 0, out, 0.0)
 
     def _parts(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ad, interest, context) log-odds contributions per row."""
         u, a = self._codes(frame)
         ad = np.where(a >= 0, self.ad_logit_[a], self.unknown_ad_logit_)
-        interest = self._interest(u, a, self.coef_["posterior_share"],
-                                  self.coef_["prior_share"])
+        interest = self._interest(u, a, self.coef_)
         ctx = np.full(len(a), self.mean_slot_logit_ + self.mean_hour_logit_)
         if "placement" in frame.columns and len(self.placements_):
             s = self.placements_.get_indexer(frame["placement"].astype(str))
@@ -331,9 +412,8 @@ class ClickModel(AdwiseEstimator):
         if "user_id" not in frame.columns:
             frame = frame.assign(user_id="")
         u, a = self._codes(frame)
-        b_post, b_prior = self.cvr_interest_coef_
         ad = np.where(a >= 0, self.cvr_ad_logit_[a], self.cvr_unknown_ad_logit_)
-        return expit(ad + self._interest(u, a, b_post, b_prior))
+        return expit(ad + self._interest(u, a, self.cvr_coef_))
 
     def factors(self, frame: pd.DataFrame) -> list[dict[str, float]]:
         """Per row, the click log-odds from the ad (its own and its category's effect), the
