@@ -39,7 +39,7 @@ def test_delivery_value_beats_unpersonalised_and_pacing_holds(world):
     flat = DeliveryPlanner(world.ads, lambda f: cm.predict_ctr(f.assign(user_id="?")),
                            lambda f: cm.predict_cvr(f.assign(user_id="?")))
     base = simulate_day(world.truth, flat, users, users, n_requests=400)
-    # interests learned from impressions add 0.16-0.20 here (seeds 0, 1); 0.1 leaves margin
+    # interests learned from impressions add 0.17-0.25 here (seeds 11, 0, 1); 0.1 leaves margin
     assert ours["value_ratio"] > base["value_ratio"] + 0.1
     assert ours["campaigns_within_budget"] == 1.0
     assert ours["max_spend_over_budget"] <= 1.0 + 1e-9
