@@ -25,6 +25,9 @@ Peers are dev-only: `pip install deepctr-torch` (pulls torch).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import gc
 import json
 import os
 import resource
@@ -58,19 +61,28 @@ def load(name: str) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 # ---------------------------------------------------------------- peers
-def _ordinal(tr: pd.DataFrame, te: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Peers' encoding: object columns -> integer codes learnt on train (unseen -> -1)."""
-    a, b, cats = [], [], []
+def _ordinal(tr: pd.DataFrame, te: pd.DataFrame, encode_train: bool = True
+             ) -> tuple[np.ndarray | None, np.ndarray, list[int]]:
+    """Peers' encoding: object columns -> integer codes learnt on train (unseen -> -1).
+
+    The matrices are filled column by column (no list of columns stacked in a second copy);
+    ``encode_train=False`` returns ``None`` for train (only its codes are needed).
+    """
+    a = np.empty((len(tr), tr.shape[1])) if encode_train else None
+    b = np.empty((len(te), te.shape[1]))
+    cats = []
     for j, c in enumerate(tr.columns):
         if tr[c].dtype == object or str(tr[c].dtype).startswith("str"):
             codes = {v: i for i, v in enumerate(pd.unique(tr[c].dropna()))}
-            a.append(tr[c].map(codes).fillna(-1).to_numpy(float))
-            b.append(te[c].map(codes).fillna(-1).to_numpy(float))
+            if a is not None:
+                a[:, j] = tr[c].map(codes).fillna(-1).to_numpy(float)
+            b[:, j] = te[c].map(codes).fillna(-1).to_numpy(float)
             cats.append(j)
         else:
-            a.append(tr[c].fillna(-1).to_numpy(float))
-            b.append(te[c].fillna(-1).to_numpy(float))
-    return np.column_stack(a), np.column_stack(b), cats
+            if a is not None:
+                a[:, j] = tr[c].fillna(-1).to_numpy(float)
+            b[:, j] = te[c].fillna(-1).to_numpy(float)
+    return a, b, cats
 
 
 def peer_sklearn(kind: str):
@@ -245,16 +257,53 @@ def _oracle_ceilings(truth, ev: pd.DataFrame) -> dict:
             "oracle_segment_interest_auc": roc_auc(ev["clicked"], no_bias - own + pooled)}
 
 
+def _reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (Linux ``/proc/self/clear_refs``); False if it cannot."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_rss_gb() -> float:
+    """Peak RSS in GiB since the start or the last :func:`_reset_peak_rss` (``VmHWM``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _release_freed_memory() -> None:
+    """Hand memory freed by the fit back to the OS (Arrow's pool, glibc's heap), so that the
+    peer comparison's peak is not stacked on top of what the allocators keep cached."""
+    gc.collect()
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except ImportError:
+        pass
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def scale_one(n_events: int, n_jobs: int) -> dict:
     """In a child process: synthesise ~n events, ingest, build features, fit; report.
 
     Then, on the same train/test rows: peer LightGBM (defaults, ordinal codes) fit, and both
     models' batch throughput on a 1 M-row frame (the test rows repeated) and latency on 100
-    rows.
+    rows.  ``fit_peak_rss_gb`` is the peak RSS of ``train_workspace`` alone (features, fit,
+    evaluation; the peak is reset after synthesis and ingest), ``peak_rss_gb`` that of the
+    whole child (synthesis, ingest and the peer comparison included).
     """
     import lightgbm as lgb
 
     from adwise.behavior import train_workspace
+    from adwise.behavior._encoding import rows_as_slice
     from adwise.behavior._pipeline import workspace_frame
     from adwise.data import Workspace, load_truth, write_world
 
@@ -269,10 +318,13 @@ def scale_one(n_events: int, n_jobs: int) -> dict:
         for tab in ("users", "ads", "events"):
             ws.ingest(Path(d) / "w" / f"{tab}.parquet", tab)
         ingest_s = time.perf_counter() - t
+        gc.collect()
+        fit_peak_exact = _reset_peak_rss()
         t = time.perf_counter()
         res = train_workspace(ws, conversion=False, save=False, test_fraction=0.2,
                               n_jobs=n_jobs)
         total_s = time.perf_counter() - t
+        fit_peak = _peak_rss_gb() if fit_peak_exact else float("nan")
         truth = load_truth(Path(d) / "w")
         tt = res.extra["test"]
         raw = truth.user_ids
@@ -282,18 +334,24 @@ def scale_one(n_events: int, n_jobs: int) -> dict:
         oracle = roc_auc(ev["clicked"], truth.p_click_events(ev))
         ceilings = _oracle_ceilings(truth, ev)
         m = res.metrics
-        # the frame train_workspace used (same features, same time split)
-        wf = workspace_frame(ws, 0.2)
+        _release_freed_memory()
+        # the frame train_workspace used (same features, same time split); only the model
+        # inputs are kept, and the periods are slices of the time-ordered rows (views)
+        wf = workspace_frame(ws, 0.2, n_jobs=n_jobs)
         test = np.zeros(len(wf.df), dtype=bool)
         test[wf.test] = True
         y = wf.y
         X = wf.df[wf.columns]
-    Xtr, Xte = X[~test].reset_index(drop=True), X[test].reset_index(drop=True)
+        tr_rows, te_rows = rows_as_slice(wf.train), rows_as_slice(wf.test)
+        del wf
+    Xtr, Xte = X.iloc[tr_rows].reset_index(drop=True), X.iloc[te_rows].reset_index(drop=True)
+    del X
     ours = res.ctr_model
     A, B, _ = _ordinal(Xtr, Xte)
     peer = lgb.LGBMClassifier(random_state=0, n_jobs=n_jobs, verbose=-1)
     t = time.perf_counter()
     peer.fit(A, y[~test])
+    del A
     peer_fit_s = time.perf_counter() - t
     p_peer = peer.predict_proba(B)[:, 1]
     big = pd.concat([Xte] * -(-1_000_000 // len(Xte)), ignore_index=True).iloc[:1_000_000]
@@ -302,7 +360,7 @@ def scale_one(n_events: int, n_jobs: int) -> dict:
     ours_1m = len(big) / (time.perf_counter() - t)
     # the peer is timed on codes made beforehand (its encoding not counted): a bound in its
     # favour; ours is timed from the raw frame, encoding included
-    _, big_codes, _ = _ordinal(Xtr, big)
+    _, big_codes, _ = _ordinal(Xtr, big, encode_train=False)
     t = time.perf_counter()
     peer.predict_proba(big_codes)
     peer_1m = len(big) / (time.perf_counter() - t)
@@ -314,6 +372,7 @@ def scale_one(n_events: int, n_jobs: int) -> dict:
             "latency_100_ms": _latency_ms(ours.predict_ctr, head),
             "auc": m["auc"], "oracle_auc": oracle, **ceilings, "ece": m["ece"],
             "top_features": list(ours.feature_importance_)[:6],
+            "fit_peak_rss_gb": fit_peak,
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
             "peer_fit_s": peer_fit_s, "peer_auc": roc_auc(y[test], p_peer),
             "peer_ece": expected_calibration_error(y[test], p_peer),
@@ -325,8 +384,9 @@ def run_scale(sizes: list[int], n_jobs: int) -> str:
     lines = [f"\n### scale (synthetic world, time split 80/20, {n_jobs} thread(s))\n",
              "| events | synth s | ingest s | features+fit+eval s | model fit s | "
              "predict rows/s (1 M rows) | 100-row ms | AUC | oracle AUC | oracle AUC without "
-             "user bias | same, segment-mean interests | ECE | peak RSS GB | top features |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "user bias | same, segment-mean interests | ECE | features+fit+eval peak RSS GB | "
+             "process peak RSS GB | top features |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     peers = ["", "peer LightGBM default, same rows and threads (its predict timings on integer "
              "codes made beforehand, ours from the raw frame):", "",
              "| events | fit s | fit ratio ours/peer | predict rows/s (1 M rows) | "
@@ -346,7 +406,8 @@ def run_scale(sizes: list[int], n_jobs: int) -> str:
             f"{r['features_fit_eval_s']:.0f} | {r['model_fit_s']:.0f} | "
             f"{r['predict_1m_rows_per_s']:,.0f} | {r['latency_100_ms']:.1f} | {r['auc']:.4f} | "
             f"{r['oracle_auc']:.4f} | {r['oracle_no_user_bias_auc']:.4f} | "
-            f"{r['oracle_segment_interest_auc']:.4f} | {r['ece']:.4f} | {r['peak_rss_gb']:.2f} | "
+            f"{r['oracle_segment_interest_auc']:.4f} | {r['ece']:.4f} | "
+            f"{r['fit_peak_rss_gb']:.2f} | {r['peak_rss_gb']:.2f} | "
             f"{', '.join(r['top_features'])} |")
         peers.append(
             f"| {r['events']:,} | {r['peer_fit_s']:.0f} | "

@@ -242,3 +242,38 @@ def test_categorical_codes_split_as_numbers_unless_native_asked():
     assert "==" in _split_kinds(native)
     with pytest.raises(ParameterError, match="native_categorical"):
         CTRModel(native_categorical="yes").fit(X, y)
+
+
+def test_encoded_rows_equal_the_encoded_frame():
+    X, y, _ = _data(3000)
+    X["site"] = X["site"].where(np.arange(len(X)) % 17 != 0)  # some missing values
+    F = _encoder(X, te_folds=5).fit_transform(X, y)
+    enc = _encoder(X, te_folds=5).fit_encode(X, y)
+    pd.testing.assert_frame_equal(enc.frame(), F)
+    Z = F.to_numpy()
+    rows = np.sort(np.random.default_rng(0).choice(len(X), 500, replace=False))
+    for r in (slice(100, 1300), np.arange(100, 1300), rows):
+        block = enc.block(r)
+        assert block.flags.c_contiguous
+        np.testing.assert_array_equal(block, Z[r])
+        pd.testing.assert_frame_equal(enc.frame(r), F.iloc[r])
+
+
+def test_batched_lightgbm_dataset_gives_the_same_model(monkeypatch):
+    # the gbdt fit on one split reads its rows a batch at a time (a lightgbm Sequence); the
+    # booster must be the one trained from the whole matrix, also when LightGBM samples the
+    # rows of its bin bounds (a sample smaller than the rows) and with feature pre-filtering
+    import adwise.behavior._model as mod
+
+    X, y, _ = _data(6000)
+    m = CTRModel(n_folds=1, n_estimators=15, time_ordered=True, min_child_samples=300)
+    m.fit(X, y)
+    base = m._lgb_params
+    monkeypatch.setattr(m, "_lgb_params",
+                        lambda seed: {**base(seed), "bin_construct_sample_cnt": 700})
+    monkeypatch.setattr(mod, "_BATCH_ROWS", 1000)  # several batches, the last one partial
+    enc = m.encoder_.fit_encode(X.reset_index(drop=True), y)
+    (tr, va), = m._folds(len(X), y, 1)
+    batched = m._fit_lgbm(enc, y, tr, va, seed=3)
+    whole = m._fit_lgbm(enc.frame(), y, tr, va, seed=3)
+    assert batched.model_to_string() == whole.model_to_string()

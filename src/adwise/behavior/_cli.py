@@ -56,7 +56,8 @@ def train(
                                         help="Latest share of events held out for testing."),
     no_conversion: bool = typer.Option(False, "--no-conversion", help="Skip the pCVR model."),
     seed: int = typer.Option(0, "--seed"),
-    threads: int = typer.Option(1, "--threads", min=1, help="Threads for the learner."),
+    threads: int = typer.Option(1, "--threads", min=1,
+                                help="Threads for the learner and the feature queries."),
     json_: bool = JsonOpt,
 ) -> None:
     """Train pCTR (and pCVR) on the workspace's events, test on the latest ones, save."""

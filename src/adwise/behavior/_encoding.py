@@ -35,7 +35,7 @@ import pandas as pd
 
 from adwise._exceptions import InputError
 
-__all__ = ["ColumnPlan", "TabularEncoder", "detect_columns"]
+__all__ = ["ColumnPlan", "EncodedRows", "TabularEncoder", "detect_columns", "rows_as_slice"]
 
 _NAN_TOKEN = "\x00nan"
 
@@ -204,12 +204,27 @@ class TabularEncoder:
 
     # ------------------------------------------------------------------ fitting
     def fit_transform(self, X: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
+        """Fit on ``X`` and ``y``; return the encoded training rows (float64 columns)."""
+        return self.fit_encode(X, y).frame()
+
+    def fit_encode(self, X: pd.DataFrame, y: np.ndarray) -> EncodedRows:
+        """Fit on ``X`` and ``y``; return the encoded training rows, made on demand.
+
+        Same values as :meth:`fit_transform`, which is ``fit_encode(X, y).frame()``; a
+        learner that reads the rows in slices (LightGBM's ``Sequence``) never holds the whole
+        float64 matrix, 8 bytes per row and feature (several GB at 10 M rows).
+        """
         y = np.asarray(y, dtype=float)
         prior = float(y.mean())
         cats: dict[str, dict[str, Any]] = {}
-        out: dict[str, np.ndarray] = {}
+        parts: list[_Part] = []
+        names: list[str] = []
         rng = np.random.default_rng(self.random_state)
-        fold = rng.integers(0, max(self.te_folds, 1), size=len(X))
+        k = max(self.te_folds, 1)
+        fold = rng.integers(0, k, size=len(X))
+        # kept per row while the rows are encoded: the smallest integer type that holds it
+        fold = fold.astype(np.min_scalar_type(k - 1))
+        m = self.smoothing
         for c in self.categorical:
             inv, uniq = _factorize(X[c])
             counts = np.bincount(inv, minlength=len(uniq)).astype(np.int64)
@@ -228,27 +243,34 @@ class TabularEncoder:
             }
             code_u = np.where(code_of < 0, n_codes - 1, code_of).astype(float)
             code_u[is_nan] = np.nan
-            out[c] = code_u[inv]
+            # each output is a per-value table read at the row's value (and fold)
+            pos = inv.astype(np.min_scalar_type(max(len(uniq) - 1, 0)))
+            parts.append(_Part(code_u, pos))
+            names.append(c)
             if self.count_encoding:
-                out[c + "__count"] = np.log1p(counts[inv].astype(float))
+                parts.append(_Part(np.log1p(counts.astype(float)), pos))
+                names.append(c + "__count")
             if self.target_encoding:
-                te = np.empty(len(X))
-                m = self.smoothing
-                for f in range(max(self.te_folds, 1)):
-                    inside = fold == f
+                # out of fold: a row reads the table of the other folds' rows
+                tables = np.empty((k, len(uniq)))
+                for f in range(k):
                     if self.te_folds <= 1:
                         s_in, n_in = sums, counts
                     else:
+                        inside = fold == f
                         n_in = counts - np.bincount(inv[inside], minlength=len(uniq))
                         s_in = sums - np.bincount(inv[inside], weights=y[inside],
                                                   minlength=len(uniq))
-                    te[inside] = ((s_in + m * prior) / (n_in + m))[inv[inside]]
-                out[c + "__te"] = te
+                    tables[f] = (s_in + m * prior) / (n_in + m)
+                parts.append(_Part(tables, pos, fold))
+                names.append(c + "__te")
+            del inv
         for c in self.numeric:
-            out[c] = _numeric(X[c])
+            parts.append(_Part(column=X[c]))
+            names.append(c)
         self.state = {"categorical": cats, "prior": prior, "numeric": list(self.numeric)}
-        self.feature_names_ = list(out)
-        return _frame(out, X.index)
+        self.feature_names_ = names
+        return EncodedRows(parts, names, X.index)
 
     # ------------------------------------------------------------------ transform
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -342,17 +364,78 @@ class TabularEncoder:
         return feature
 
 
-def _frame(cols: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
-    """The columns as one column-major float64 block, wrapped without a copy.
+class _Part:
+    """One encoded column: ``table[pos]`` (``table[fold, pos]`` with ``fold``) per row, or the
+    numeric input ``column``."""
 
-    Writing whole columns into column-major memory is sequential, and pandas keeps such an
-    array as its single block, so ``to_numpy(dtype=np.float64)`` is a view that LightGBM
-    reads as column-major without copying it again.
+    def __init__(self, table: np.ndarray | None = None, pos: np.ndarray | None = None,
+                 fold: np.ndarray | None = None, column: pd.Series | None = None) -> None:
+        self.table = table
+        self.pos = pos
+        self.fold = fold
+        self.column = column
+
+    def values(self, rows: slice | np.ndarray) -> np.ndarray:
+        """The float64 values of the rows ``rows`` (a slice or positions)."""
+        if self.column is not None:
+            return _numeric(self.column.iloc[rows])
+        pos = self.pos[rows]
+        if self.fold is None:
+            return self.table[pos]
+        width = self.table.shape[1]
+        return self.table.ravel()[self.fold[rows].astype(np.intp) * width + pos]
+
+
+class EncodedRows:
+    """The training rows as :meth:`TabularEncoder.fit_transform` encodes them, made on demand.
+
+    Per row it keeps only the positions of the categorical values in their tables, the
+    target-encoding fold and the numeric input columns (views of the input frame), so a few
+    bytes per row and categorical column instead of 8 per row and encoded feature.
     """
-    arr = np.empty((len(index), len(cols)), order="F")
-    for j, v in enumerate(cols.values()):
-        arr[:, j] = v
-    return pd.DataFrame(arr, index=index, columns=list(cols), copy=False)
+
+    def __init__(self, parts: list[_Part], names: list[str], index: pd.Index) -> None:
+        self._parts = parts
+        self.names = names
+        self.index = index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def block(self, rows: slice | np.ndarray) -> np.ndarray:
+        """The encoded rows ``rows`` (a slice or positions) as a row-major float64 matrix."""
+        rows = rows_as_slice(rows)
+        first = self._parts[0].values(rows) if self._parts else np.zeros(0)
+        # filled column by column in column-major order (sequential writes), then turned
+        # row-major in one blocked transpose, which is what LightGBM reads rows from
+        out = np.empty((len(first), len(self._parts)), order="F")
+        for j, p in enumerate(self._parts):
+            out[:, j] = first if j == 0 else p.values(rows)
+        return np.ascontiguousarray(out)
+
+    def frame(self, rows: slice | np.ndarray | None = None) -> pd.DataFrame:
+        """The encoded rows ``rows`` (default: all) as a DataFrame.
+
+        One column-major float64 block, wrapped without a copy: pandas keeps such an array as
+        its single block, so ``to_numpy(dtype=np.float64)`` is a view that LightGBM reads as
+        column-major without copying it again.
+        """
+        rows = slice(None) if rows is None else rows_as_slice(rows)
+        index = self.index[rows]
+        arr = np.empty((len(index), len(self._parts)), order="F")
+        for j, p in enumerate(self._parts):
+            arr[:, j] = p.values(rows)
+        return pd.DataFrame(arr, index=index, columns=self.names, copy=False)
+
+
+def rows_as_slice(rows: slice | np.ndarray) -> slice | np.ndarray:
+    """Consecutive positions as a slice (views instead of gathered copies)."""
+    if isinstance(rows, slice):
+        return rows
+    rows = np.asarray(rows)
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
 
 
 def _numeric(s: pd.Series) -> np.ndarray:

@@ -43,7 +43,7 @@ from adwise._exceptions import DependencyUnavailableError, InputError
 from adwise._params import Interval, Options, Predicate
 from adwise.base import AdwiseEstimator, check_is_fitted
 from adwise.behavior._calibration import Calibrator, downsampling_correction
-from adwise.behavior._encoding import ColumnPlan, TabularEncoder, detect_columns
+from adwise.behavior._encoding import ColumnPlan, EncodedRows, TabularEncoder, detect_columns
 
 __all__ = ["MODELS", "CTRModel", "check_binary_target", "deep_available"]
 
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 MODELS = ("gbdt", "forest", "tree", "logreg", "deep")
 _EPS = 1e-7
 _PARALLEL_ROWS = 10_000  # fewer rows are scored on one thread
+_BATCH_ROWS = 65_536  # rows encoded at a time into LightGBM's Dataset (~35 MB of float64)
 
 
 def deep_available() -> bool:
@@ -291,8 +292,12 @@ class CTRModel(AdwiseEstimator):
             smoothing=self.te_smoothing, te_folds=5, random_state=self.random_state,
             target_encoding=not linear, count_encoding=not linear,
         )
-        F = self.encoder_.fit_transform(X, yv)
-        self.feature_names_ = list(F.columns)
+        enc = self.encoder_.fit_encode(X, yv)
+        self.feature_names_ = list(enc.names)
+        # gbdt on one split (large data) reads the encoded rows a batch at a time: the whole
+        # float64 matrix is 8 bytes per row and feature, the larger part of peak memory
+        F: pd.DataFrame | EncodedRows = enc if self.model == "gbdt" and k == 1 else enc.frame()
+        del enc
         self.n_features_in_ = X.shape[1]
         self.models_: list[Any] = []
         self.best_iterations_: list[int] = []
@@ -300,7 +305,7 @@ class CTRModel(AdwiseEstimator):
         for i, (tr, va) in enumerate(folds):
             m = self._fit_one(F, X, yv, tr, va, i)
             self.models_.append(m)
-            oof[va] = self._raw_one(m, F.iloc[va], X.iloc[va])
+            oof[va] = self._raw_one(m, F.frame(va) if isinstance(F, EncodedRows) else F.iloc[va])
         have = ~np.isnan(oof)
         self.oof_raw_ = oof
         self.calibrator_ = Calibrator(self.calibration).fit(
@@ -326,8 +331,8 @@ class CTRModel(AdwiseEstimator):
         return list(skf.split(np.zeros(n), y))
 
     # ------------------------------------------------------------------ learners
-    def _fit_one(self, F: pd.DataFrame, X: pd.DataFrame, y: np.ndarray, tr: np.ndarray,
-                 va: np.ndarray, i: int) -> Any:
+    def _fit_one(self, F: pd.DataFrame | EncodedRows, X: pd.DataFrame, y: np.ndarray,
+                 tr: np.ndarray, va: np.ndarray, i: int) -> Any:
         seed = self.random_state + i
         if self.model == "gbdt":
             return self._fit_lgbm(F, y, tr, va, seed)
@@ -382,19 +387,29 @@ class CTRModel(AdwiseEstimator):
             "verbosity": -1,
         }
 
-    def _fit_lgbm(self, F: pd.DataFrame, y: np.ndarray, tr: np.ndarray, va: np.ndarray,
-                  seed: int) -> Any:
+    def _fit_lgbm(self, F: pd.DataFrame | EncodedRows, y: np.ndarray, tr: np.ndarray,
+                  va: np.ndarray, seed: int) -> Any:
         import lightgbm as lgb
 
-        # one float64 view of the encoded frame; LightGBM bins row subsets of it directly
-        # instead of re-checking and converting a DataFrame per dataset
-        Z = F.to_numpy(dtype=np.float64)
-        names = list(F.columns)
+        dataset: Any = lgb.Dataset
+        if isinstance(F, EncodedRows):
+            # LightGBM samples its bin bounds from single rows and bins the training rows a
+            # batch at a time (a Sequence): the whole float64 matrix is never made
+            train: Any = _row_sequence(F, tr)
+            valid = F.block(va)
+            dataset = _dataset_class()
+        else:
+            # one float64 view of the encoded frame; LightGBM bins row subsets of it directly
+            # instead of re-checking and converting a DataFrame per dataset
+            Z = F.to_numpy(dtype=np.float64)
+            train, valid = Z[tr], Z[va]
+        names = list(self.feature_names_)
         cats = list(self.encoder_.categorical) if self.native_categorical else []
-        dtr = lgb.Dataset(Z[tr], y[tr], feature_name=names, categorical_feature=cats,
-                          free_raw_data=True)
-        dva = lgb.Dataset(Z[va], y[va], feature_name=names, categorical_feature=cats,
-                          reference=dtr)
+        dtr = dataset(train, y[tr], feature_name=names, categorical_feature=cats,
+                      free_raw_data=True)
+        dva = dataset(valid, y[va], feature_name=names, categorical_feature=cats,
+                      reference=dtr)
+        del train, valid
         booster = lgb.train(
             self._lgb_params(seed), dtr, num_boost_round=self.n_estimators, valid_sets=[dva],
             callbacks=[lgb.early_stopping(self._patience(), verbose=False)],
@@ -605,6 +620,54 @@ def _dense(F: pd.DataFrame) -> np.ndarray:
     Z = F.to_numpy(dtype=np.float32, na_value=np.nan)
     Z = np.where(np.isnan(Z), -999.0, Z)
     return Z
+
+
+def _dataset_class() -> type:
+    """:class:`lightgbm.Dataset` that builds its bins from a ``Sequence`` with every parameter.
+
+    From a matrix LightGBM passes all parameters to the bin construction; from a ``Sequence``
+    only those that ``Dataset.get_params`` lists, which lack ``seed`` (it draws the rows the
+    bin bounds are sampled from) and ``min_data_in_leaf`` (the feature pre-filter).  With
+    all of them both give the same Dataset, so the same model
+    (``tests/behavior/test_model.py`` checks it).
+    """
+    import lightgbm as lgb
+
+    class _Dataset(lgb.Dataset):
+        def get_params(self) -> dict[str, Any]:
+            return dict(self.params) if self.params is not None else {}
+
+    return _Dataset
+
+
+def _row_sequence(enc: EncodedRows, rows: np.ndarray, batch: int | None = None) -> Any:
+    """The encoded rows ``rows`` as a :class:`lightgbm.Sequence` read ``batch`` rows at a time
+    (default ``_BATCH_ROWS``)."""
+    import lightgbm as lgb
+
+    batch = batch or _BATCH_ROWS
+
+    class _Rows(lgb.Sequence):
+        batch_size = batch
+
+        def __init__(self) -> None:
+            self._block = -1
+            self._cached = np.zeros((0, 0))
+
+        def __len__(self) -> int:
+            return len(rows)
+
+        def __getitem__(self, idx: Any) -> np.ndarray:
+            if isinstance(idx, slice):
+                return enc.block(rows[idx])
+            # LightGBM asks for its bin sample row by row in increasing order: encode the
+            # batch around the row once and keep it for the next rows
+            b, i = divmod(int(idx), batch)
+            if b != self._block:
+                self._block, self._cached = b, enc.block(rows[b * batch:(b + 1) * batch])
+            return self._cached[i]
+
+    return _Rows()
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

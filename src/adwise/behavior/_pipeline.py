@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from adwise._exceptions import InputError
+from adwise.behavior._encoding import rows_as_slice
 from adwise.behavior._features import (
+    PROFILE_COUNTS,
     add_profile,
     add_smoothed,
     event_features,
@@ -191,7 +193,8 @@ def _time_split(df: pd.DataFrame, test_fraction: float) -> tuple[np.ndarray, np.
 class WorkspaceFrame:
     """The model inputs of every event of a workspace, split by time."""
 
-    #: one row per event (:func:`event_features` plus the derived history features)
+    #: one row per event (:func:`event_features` plus the derived history features, less the
+    #: raw per-category ``profile_*`` counts that the profile features are made from)
     df: pd.DataFrame
     #: model input columns
     columns: list[str]
@@ -208,19 +211,24 @@ class WorkspaceFrame:
     profile: CategoryProfile | None
 
 
-def workspace_frame(ws: Any, test_fraction: float = 0.2, seed: int = 0) -> WorkspaceFrame:
+def workspace_frame(ws: Any, test_fraction: float = 0.2, seed: int = 0,
+                    n_jobs: int | None = None) -> WorkspaceFrame:
     """Features of every event and the time split: what :func:`train_workspace` fits on.
 
     Everything learnt from outcomes (the smoothing prior, the category profile) is learnt
     on the training period only, so the test events are scored as the future would be.
+    ``n_jobs`` caps DuckDB's threads (default: every core).
     """
-    df = event_features(ws)
+    df = event_features(ws, threads=n_jobs)
     tr, te, cut = _time_split(df, test_fraction)
     y = check_binary_target(df["clicked"], name="events: column 'clicked'")
     prior = float(y[tr].mean())
     users = user_attributes(ws)
     profile = fit_profile(df, tr, users, random_state=seed)
     df = add_profile(add_smoothed(df, prior), profile, users)
+    # 2 x categories counts per event, used up by add_profile: ~1 GB at 10 M events that would
+    # otherwise stay alive through the model fit (dropping shares the other columns' memory)
+    df = df.drop(columns=[c for c in df.columns if c.startswith(PROFILE_COUNTS)])
     return WorkspaceFrame(df, feature_columns(df), tr, te, cut, y, prior, profile)
 
 
@@ -262,16 +270,17 @@ def train_workspace(
         if progress:
             progress(done, steps)
 
-    wf = workspace_frame(ws, test_fraction, seed)
+    wf = workspace_frame(ws, test_fraction, seed, n_jobs=n_jobs)
     step()
     df, cols, tr, te, cut, y_all = wf.df, wf.columns, wf.train, wf.test, wf.cut, wf.y
     X = df[cols]
     kw = dict(params or {})
     ctr = CTRModel(model=model, time_ordered=True, random_state=seed, n_jobs=n_jobs, **kw)
-    ctr.fit(X.iloc[tr], y_all[tr])
+    # the rows are in time order, so each period is a slice: a view, not a copy of the frame
+    ctr.fit(X.iloc[rows_as_slice(tr)], y_all[tr])
     step()
     t0 = time.perf_counter()
-    p = ctr.predict_ctr(X.iloc[te])
+    p = ctr.predict_ctr(X.iloc[rows_as_slice(te)])
     pred_s = time.perf_counter() - t0
     metrics = evaluate_predictions(y_all[te], p)
     metrics.update(rows_train=len(tr), rows_test=len(te), fit_seconds=ctr.fit_seconds_,
@@ -298,8 +307,8 @@ def train_workspace(
     version = None
     if save:
         version = _save(ws, ctr, cvr, metrics, cvr_metrics, wf, model, seed)
-    test_frame = df.iloc[te][["event_id", "ts", "user_id", "ad_id", "clicked"]
-                             + (["placement"] if "placement" in df.columns else [])]
+    test_frame = df[["event_id", "ts", "user_id", "ad_id", "clicked"]
+                    + (["placement"] if "placement" in df.columns else [])].iloc[rows_as_slice(te)]
     test_frame = test_frame.assign(p_click=p)
     return TrainResult(metrics, version, ctr, cvr, cvr_metrics, str(cut),
                        extra={"test": test_frame.reset_index(drop=True)})
