@@ -19,6 +19,12 @@ logit without each user's own click bias, and also with segment-mean interests);
 real-data tables add the ECE floor (the ECE of a perfectly calibrated model with the same
 predictions and test-set size).
 
+With ``--tune BUDGET`` (e.g. ``--tune 30t``) two more rows: ours with ``--tune`` and peer
+LightGBM tuned by the same seeded TPE search with the same budget, each validated on 5-fold
+cross-validation of the training rows only (never the test rows)::
+
+    .venv/bin/python benchmarks/ctr.py --no-deep --models "gbdt,LightGBM" --tune 30t
+
 Peers are dev-only: `pip install deepctr-torch` (pulls torch).
 """
 
@@ -157,6 +163,66 @@ def ours(model: str, **params):
     return fit_predict
 
 
+def _cv_folds(y: np.ndarray, seed: int, k: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import StratifiedKFold
+
+    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+def peer_lightgbm_tuned(budget: str):
+    """LightGBM tuned with the same search (seeded TPE, same budget) as ``adwise --tune``, on
+    5-fold cross-validation of the training rows: never the test rows."""
+    from adwise._tuning import Budget, Dim, search
+
+    space = (Dim("num_leaves", 4, 128, log=True, integer=True),
+             Dim("learning_rate", 0.01, 0.3, log=True),
+             Dim("min_child_samples", 5, 400, log=True, integer=True),
+             Dim("colsample_bytree", 0.2, 1.0),
+             Dim("reg_lambda", 0.01, 100.0, log=True),
+             Dim("n_estimators", 20, 1000, log=True, integer=True))
+    defaults = {"num_leaves": 31, "learning_rate": 0.1, "min_child_samples": 20,
+                "colsample_bytree": 1.0, "reg_lambda": 0.01, "n_estimators": 100}
+
+    def fit_predict(tr, ytr, te, seed):
+        import lightgbm as lgb
+
+        A, B, _ = _ordinal(tr, te)
+        folds = _cv_folds(ytr, seed)
+
+        def objective(params):
+            oof = np.zeros(len(ytr))
+            for a, b in folds:
+                est = lgb.LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1, **params)
+                oof[b] = est.fit(A[a], ytr[a]).predict_proba(A[b])[:, 1]
+            return roc_auc(ytr, oof), None
+
+        t = time.perf_counter()
+        res, _ = search(objective, space, defaults, Budget.parse(budget), metric="auc",
+                        validation="5-fold CV", seed=seed)
+        est = lgb.LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1, **res.params)
+        est.fit(A, ytr)
+        fit = time.perf_counter() - t
+        t = time.perf_counter()
+        p = est.predict_proba(B)[:, 1]
+        return p, fit, time.perf_counter() - t
+    return fit_predict
+
+
+def ours_tuned(budget: str):
+    def fit_predict(tr, ytr, te, seed):
+        from adwise._tuning import Budget
+        from adwise.behavior._tune import tune_ctr
+
+        t = time.perf_counter()
+        m, _ = tune_ctr(tr, ytr, Budget.parse(budget), {"model": "gbdt", "n_jobs": 1},
+                        seed=seed)
+        fit = time.perf_counter() - t
+        t = time.perf_counter()
+        p = m.predict_ctr(te)
+        return p, fit, time.perf_counter() - t
+    return fit_predict
+
+
 def ece_floor(p: np.ndarray, draws: int = 200) -> float:
     """Mean ECE of a perfectly calibrated model with these predictions: labels drawn from
     ``p`` itself.  The ECE of a finite test set is never 0; this is its sampling noise."""
@@ -165,14 +231,19 @@ def ece_floor(p: np.ndarray, draws: int = 200) -> float:
                           for _ in range(draws)]))
 
 
-def run_real(datasets: list[str], with_deep: bool, only: list[str] | None = None) -> pd.DataFrame:
+def run_real(datasets: list[str], with_deep: bool, only: list[str] | None = None,
+             tune: str | None = None) -> pd.DataFrame:
     models = {"adwise gbdt": ours("gbdt"), "adwise logreg": ours("logreg"),
               "adwise forest (100 trees)": ours("forest", forest_trees=100),
               "adwise tree": ours("tree")}
+    if tune:
+        models[f"adwise gbdt --tune (budget {tune})"] = ours_tuned(tune)
     if with_deep and deep_available():
         models["adwise deep"] = ours("deep")
     peers = {"peer DecisionTree": peer_sklearn("tree"), "peer RandomForest": peer_sklearn("rf"),
              "peer LightGBM default": peer_lightgbm}
+    if tune:
+        peers[f"peer LightGBM tuned (same search, budget {tune})"] = peer_lightgbm_tuned(tune)
     try:
         import deepctr_torch  # noqa: F401
 
@@ -427,6 +498,9 @@ def main() -> None:
     ap.add_argument("--n-jobs", type=int, default=1, help="Threads of the scale run's models.")
     ap.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help="Also write the tables to this markdown file.")
+    ap.add_argument("--tune", default=None,
+                    help="Add ours with --tune and LightGBM tuned by the same search, each "
+                         "with this budget (SECONDS or TRIALS, e.g. 40t).")
     a = ap.parse_args()
     if a.scale_child:
         print(json.dumps(scale_one(a.scale_child, a.n_jobs)))
@@ -436,7 +510,7 @@ def main() -> None:
         if not DATA.is_dir():
             sys.exit(f"shared data not found at {DATA}")
         df = run_real(a.datasets.split(","), with_deep=not a.no_deep,
-                      only=[m for m in a.models.split(",") if m])
+                      only=[m for m in a.models.split(",") if m], tune=a.tune)
         text += summarise(df)
     if a.scale:
         text += run_scale([int(x) for x in a.scale.split(",")], a.n_jobs)

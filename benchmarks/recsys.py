@@ -10,7 +10,12 @@ BPR) and EASE, on the same splits.
   cold ads; delivery value vs the oracle and pacing).
 
 Tuning happens only on inner validation splits carved from the training part.  Peers run at
-their library defaults.  Needs scikit-surprise for the Surprise rows (skipped without it).
+their library defaults, and with ``--tune=BUDGET`` (e.g. ``--tune=30t``) also tuned: EASE, ALS
+and BPR by the same seeded search and budget as ``adwise delivery evaluate --tune`` (each
+user's latest 20 % of the training rows validates), beside the tuned hybrid.  Needs
+scikit-surprise for the Surprise rows (skipped without it).
+
+    .venv/bin/python benchmarks/recsys.py --tune=30t --ranking-only
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from adwise.metrics import mae, ranking_report, rmse
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ML = DATA / "movielens_latest_small"
 QUICK = "--quick" in sys.argv
+RANKING_ONLY = "--ranking-only" in sys.argv
 
 
 def table(rows: list[dict], key: str, lower_better: bool) -> str:
@@ -118,25 +124,52 @@ def explicit(train: pd.DataFrame, test: pd.DataFrame, scale, cols=("u", "i", "r"
     return rows, float(t_svd / t_mf)
 
 
+TUNE = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--tune=")), None)
+
+
+def _tuned(model, train, u, i, order, weight):
+    """``model`` with the hyper-parameters chosen by the same search as ``--tune`` (seeded TPE,
+    budget ``--tune=``), on each user's latest 20 % of the training rows: never the test."""
+    from adwise._tuning import Budget
+    from adwise.delivery._tune import tune_ranking
+
+    params, _ = tune_ranking(train[u], train[i], Budget.parse(TUNE), model=model,
+                             weights=None if weight is None else train[weight],
+                             order=None if order is None else train[order].to_numpy())
+    if model == "hybrid":
+        return make_recommender(model, component_params=params)
+    return make_recommender(model, **params[model])
+
+
 def ranking(train, test, u, i, feats=None, order=None, weight=None):
     """Ranking rows, and a line on what the hybrid chose on its inner validation split."""
     rel = test.groupby(test[u].astype(str))[i].agg(lambda s: [str(x) for x in s])
     users = rel.index.to_numpy(dtype=object)
     rows, chosen = [], ""
-    for name, model in (("adwise hybrid", "hybrid"), ("EASE (adwise, reg 250)", "ease"),
-                        ("item-kNN (adwise)", "item_knn"), ("implicit ALS", "als"),
-                        ("implicit BPR", "bpr"), ("popularity", "popularity")):
-        m = make_recommender(model)
+    models = [("adwise hybrid", "hybrid"), ("EASE (adwise, reg 250)", "ease"),
+              ("item-kNN (adwise)", "item_knn"), ("implicit ALS", "als"),
+              ("implicit BPR", "bpr"), ("popularity", "popularity")]
+    if TUNE:
+        models += [(f"adwise hybrid --tune {TUNE}", "hybrid"),
+                   (f"EASE tuned ({TUNE}, same search)", "ease"),
+                   (f"implicit ALS tuned ({TUNE}, same search)", "als"),
+                   (f"implicit BPR tuned ({TUNE}, same search)", "bpr")]
+    for name, model in models:
+        t0 = time.perf_counter()
+        m = (_tuned(model, train, u, i, order, weight) if "tune" in name
+             else make_recommender(model))
+        t_tune = time.perf_counter() - t0
         kw = {"item_features": feats if model == "hybrid" else None}
         if model == "hybrid" and order is not None:
             kw["order"] = train[order].to_numpy()
         t0 = time.perf_counter()
         m.fit(train[u], train[i], None if weight is None else train[weight], **kw)
-        t = time.perf_counter() - t0
+        t = time.perf_counter() - t0 + t_tune
         rec = [np.asarray(x, dtype=object).astype(str) for x in m.recommend(users, k=10)]
         rep = ranking_report(rec, rel.tolist(), n_items=len(m.items_), k=10)
         rows.append({"model": name, **rep, "fit_s": t})
-        if model == "hybrid":
+        print(f"{name}: ndcg@10 {rep['ndcg@10']:.4f} ({t:.0f} s)", flush=True)
+        if name == "adwise hybrid":
             weights = {k: v for k, v in m.weights_.items() if v > 0}
             lives = ", ".join(f"{h:g}: {s:.4f}" for h, s in m.half_life_ndcg_.items())
             chosen = (f"- hybrid, chosen on its inner validation split (each user's last 20 % of "
@@ -350,12 +383,13 @@ def main() -> None:
         df = pd.read_csv(ML / "ratings.csv").rename(columns={"userId": "u", "movieId": "i",
                                                              "rating": "r"})
         test = np.random.default_rng(42).random(len(df)) < 0.2
-        rows, speedup = explicit(df[~test], df[test], (0.5, 5.0))
-        out += ["## MovieLens latest-small, explicit (random 80/20, seed 42)", "",
-                table(rows, "rmse", True), "", _speedup_line(speedup), ""]
-        print("\n".join(out[-4:]))
-        ml_rating = {row["model"]: row for row in rows}
-        ml_rating["speedup"] = speedup
+        if not RANKING_ONLY:
+            rows, speedup = explicit(df[~test], df[test], (0.5, 5.0))
+            out += ["## MovieLens latest-small, explicit (random 80/20, seed 42)", "",
+                    table(rows, "rmse", True), "", _speedup_line(speedup), ""]
+            print("\n".join(out[-4:]))
+            ml_rating = {row["model"]: row for row in rows}
+            ml_rating["speedup"] = speedup
         d = df.sort_values(["u", "timestamp"], kind="stable")
         pos = d.groupby("u").cumcount()
         n = d.groupby("u")["u"].transform("size")
@@ -369,6 +403,8 @@ def main() -> None:
         out += ["## MovieLens latest-small, implicit (each user's last 20 % as test)", "",
                 table(rows, "ndcg@10", False), "", chosen, ""]
         print(out[-4])
+        if RANKING_ONLY:
+            return
         ml_rank = {row["model"]: row["ndcg@10"] for row in rows}
     else:
         out += [f"MovieLens sample not found at {ML}; skipped.", ""]

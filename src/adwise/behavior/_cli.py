@@ -22,6 +22,24 @@ app = typer.Typer(help="Will this user click / convert? Calibrated, explained pC
                   no_args_is_help=True)
 
 _MODEL_HELP = "gbdt (default), forest, tree, logreg or deep (needs adwise[deep])."
+TuneOpt = typer.Option(False, "--tune",
+                       help="Search the model's hyper-parameters on the training data first.")
+BudgetOpt = typer.Option("120", "--budget",
+                         help="Tuning budget: SECONDS (e.g. 300) or TRIALS (e.g. 25t).")
+
+
+def _budget(tune: bool, budget: str):
+    from adwise._tuning import Budget
+
+    return Budget.parse(budget) if tune else None
+
+
+def _tuning_line(tuning: dict) -> str:
+    chosen = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in tuning["params"].items())
+    return (f"tuned ({tuning['n_trials']} trials, {tuning['seconds']:.0f} s, validated on "
+            f"{tuning['validation']}): {tuning['metric']} {tuning['default_score']:.4f} with "
+            f"the defaults -> {tuning['score']:.4f} with {chosen}")
 
 
 def _check_model(model: str) -> None:
@@ -58,17 +76,20 @@ def train(
     seed: int = typer.Option(0, "--seed"),
     threads: int = typer.Option(1, "--threads", min=1,
                                 help="Threads for the learner and the feature queries."),
+    tune: bool = TuneOpt,
+    budget: str = BudgetOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Train pCTR (and pCVR) on the workspace's events, test on the latest ones, save."""
     from adwise.behavior._pipeline import train_workspace
 
     _check_model(model)
+    budget_ = _budget(tune, budget)
     ws = open_workspace(workspace)
     with progress("training behaviour models", enabled=not json_) as cb:
         res = train_workspace(ws, model=model, test_fraction=test_fraction,
                               conversion=not no_conversion, seed=seed, n_jobs=threads,
-                              progress=cb)
+                              tune=budget_, progress=cb)
     out = {k: v for k, v in res.metrics.items() if k != "reliability"}
     out["version"] = res.version
     out["split_ts"] = res.split_ts
@@ -81,6 +102,8 @@ def train(
         emit_json(out)
         return
     console.print(f"behavior {res.version}: pCTR {_summary(res.metrics)}")
+    if "tuning" in res.metrics:
+        console.print(_tuning_line(res.metrics["tuning"]))
     if res.cvr_metrics:
         console.print(f"pCVR (clicked events): {_summary(res.cvr_metrics)}")
     if imp:
@@ -102,11 +125,14 @@ def evaluate(
                                 help="Comma-separated columns to treat as numeric."),
     seed: int = typer.Option(0, "--seed"),
     threads: int = typer.Option(1, "--threads", min=1),
+    tune: bool = TuneOpt,
+    budget: str = BudgetOpt,
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Evaluate on plain files (--train/--test/--target) or on the workspace (time split)."""
     _check_model(model)
+    budget_ = _budget(tune, budget)
     if train_file or test_file:
         if not (train_file and test_file):
             raise InputError("plain-file mode needs both --train and --test (and --target).")
@@ -116,20 +142,23 @@ def evaluate(
             raise InputError("--target is required with --train/--test: name the 0/1 column.")
         from adwise.behavior._pipeline import evaluate_files
 
-        out = evaluate_files(train_file, test_file, target, model=model, fmt=fmt,
-                             categorical=_cols(categorical), numeric=_cols(numeric), seed=seed,
-                             n_jobs=threads)
+        with progress("tuning" if tune else "fitting", enabled=not json_) as cb:
+            out = evaluate_files(train_file, test_file, target, model=model, fmt=fmt,
+                                 categorical=_cols(categorical), numeric=_cols(numeric),
+                                 seed=seed, n_jobs=threads, tune=budget_, progress=cb)
     else:
         from adwise.behavior._pipeline import train_workspace
 
         ws = open_workspace(workspace)
         res = train_workspace(ws, model=model, seed=seed, n_jobs=threads, save=False,
-                              conversion=False)
+                              conversion=False, tune=budget_)
         out = {k: v for k, v in res.metrics.items() if k != "reliability"}
     if json_:
         emit_json(out)
         return
     console.print(f"{model}: {_summary(out)}")
+    if "tuning" in out:
+        console.print(_tuning_line(out["tuning"]))
     console.print(f"fit {out['fit_seconds']:.1f} s, predict "
                   f"{out['predict_rows_per_second'] or 0:,.0f} rows/s")
 

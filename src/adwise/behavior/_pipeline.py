@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from adwise._exceptions import InputError
+from adwise._tuning import Budget
 from adwise.behavior._encoding import rows_as_slice
 from adwise.behavior._features import (
     PROFILE_COUNTS,
@@ -29,6 +30,7 @@ from adwise.behavior._features import (
 )
 from adwise.behavior._model import CTRModel, check_binary_target
 from adwise.behavior._profile import CategoryProfile
+from adwise.behavior._tune import tune_ctr
 
 __all__ = [
     "BehaviorPredictor",
@@ -109,11 +111,15 @@ def evaluate_files(
     seed: int = 0,
     n_jobs: int = 1,
     params: dict[str, Any] | None = None,
+    tune: Budget | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Fit on ``train``, evaluate on ``test``; return the DESIGN.md metric keys and more.
 
     The test file must have every training column (extra columns are ignored); unseen
-    category values are encoded as rare (see :meth:`CTRModel.predict_ctr`).
+    category values are encoded as rare (see :meth:`CTRModel.predict_ctr`).  With ``tune``
+    the hyper-parameters are searched within that budget on the training file alone
+    (:func:`~adwise.behavior._tune.tune_ctr`), and ``tuning`` carries the search.
     """
     tr = read_plain(train, fmt)
     te = read_plain(test, fmt)
@@ -126,11 +132,15 @@ def evaluate_files(
             ". Give the test file the same columns as the training file."
         )
     Xte = Xte[list(Xtr.columns)]
-    m = CTRModel(model=model, categorical=list(categorical) if categorical else None,
-                 numeric=list(numeric) if numeric else None, random_state=seed,
-                 n_jobs=n_jobs, **(params or {}))
+    base = dict(model=model, categorical=list(categorical) if categorical else None,
+                numeric=list(numeric) if numeric else None, random_state=seed,
+                n_jobs=n_jobs, **(params or {}))
     t0 = time.perf_counter()
-    m.fit(Xtr, ytr)
+    tuning = None
+    if tune is not None:
+        m, tuning = tune_ctr(Xtr, ytr, tune, base, seed=seed, progress=progress)
+    else:
+        m = CTRModel(**base).fit(Xtr, ytr)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     p = m.predict_ctr(Xte)
@@ -158,6 +168,8 @@ def evaluate_files(
     }
     if model == "gbdt":
         out["top_features"] = dict(list(m.feature_importance_.items())[:10])
+    if tuning is not None:
+        out["tuning"] = tuning.to_dict()
     return out
 
 
@@ -241,6 +253,7 @@ def train_workspace(
     n_jobs: int = 1,
     save: bool = True,
     params: dict[str, Any] | None = None,
+    tune: Budget | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
     """Build features, train pCTR (and pCVR on clicked events), evaluate on the future, save.
@@ -259,6 +272,10 @@ def train_workspace(
         Also train the pCVR model on clicked events when ``converted`` is present.
     params : dict, optional
         Extra :class:`CTRModel` parameters.
+    tune : Budget, optional
+        Search the pCTR model's hyper-parameters within this budget, validated on the latest
+        part of the training period (:func:`~adwise.behavior._tune.tune_ctr`); the pCVR
+        model reuses the chosen values.  The search is stored with the model.
     """
     if not 0.0 < test_fraction < 0.9:
         raise InputError(f"--test-fraction must be in (0, 0.9); got {test_fraction}.")
@@ -275,9 +292,14 @@ def train_workspace(
     df, cols, tr, te, cut, y_all = wf.df, wf.columns, wf.train, wf.test, wf.cut, wf.y
     X = df[cols]
     kw = dict(params or {})
-    ctr = CTRModel(model=model, time_ordered=True, random_state=seed, n_jobs=n_jobs, **kw)
+    base = dict(model=model, time_ordered=True, random_state=seed, n_jobs=n_jobs, **kw)
     # the rows are in time order, so each period is a slice: a view, not a copy of the frame
-    ctr.fit(X.iloc[rows_as_slice(tr)], y_all[tr])
+    tuning = None
+    if tune is not None:
+        ctr, tuning = tune_ctr(X.iloc[rows_as_slice(tr)], y_all[tr], tune, base, seed=seed)
+        kw.update(tuning.params)
+    else:
+        ctr = CTRModel(**base).fit(X.iloc[rows_as_slice(tr)], y_all[tr])
     step()
     t0 = time.perf_counter()
     p = ctr.predict_ctr(X.iloc[rows_as_slice(te)])
@@ -286,6 +308,8 @@ def train_workspace(
     metrics.update(rows_train=len(tr), rows_test=len(te), fit_seconds=ctr.fit_seconds_,
                    predict_rows_per_second=len(te) / pred_s if pred_s > 0 else None,
                    calibration=ctr.calibrator_.chosen_)
+    if tuning is not None:
+        metrics["tuning"] = tuning.to_dict()
     step()
     cvr = cvr_metrics = None
     if conversion and "converted" in df.columns:
@@ -332,7 +356,7 @@ def _save(ws: Any, ctr: CTRModel, cvr: CTRModel | None, metrics: dict, cvr_metri
             "columns": cols, "prior": wf.prior,
             "profile": None if wf.profile is None else wf.profile.to_dict()})
 
-    slim = {k: v for k, v in metrics.items() if k != "reliability"}
+    slim = {k: v for k, v in metrics.items() if k not in ("reliability", "tuning")}
     mv = ws.registry.save(
         CAPABILITY, write,
         params={"model": model, "seed": seed, **{k: v for k, v in ctr.get_params().items()
@@ -350,6 +374,7 @@ def _save(ws: Any, ctr: CTRModel, cvr: CTRModel | None, metrics: dict, cvr_metri
             "cvr_metrics": None if cvr_metrics is None else
             {k: v for k, v in cvr_metrics.items() if k != "reliability"},
             "has_cvr": cvr is not None,
+            "tuning": metrics.get("tuning"),
         },
     )
     return mv.version

@@ -16,15 +16,22 @@ app = typer.Typer(help="Which ad should this user see?", no_args_is_help=True)
 def train(
     model: str = typer.Option("hybrid", "--model", help="hybrid, ease, item_knn, als, bpr, "
                               "content or popularity."),
+    tune: bool = typer.Option(False, "--tune", help="Search the recommender's hyper-parameters "
+                              "on an inner split of the training period first."),
+    budget: str = typer.Option("120", "--budget", help="Tuning budget: SECONDS (e.g. 300) or "
+                               "TRIALS (e.g. 30t)."),
+    seed: int = typer.Option(0, "--seed"),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Fit the recommender (clicks) and click model (impressions); save and promote them."""
+    from adwise._tuning import Budget
     from adwise.delivery._pipeline import train_workspace
 
+    budget_ = Budget.parse(budget) if tune else None
     ws = open_workspace(workspace)
-    with progress("delivery: training") as cb:
-        res = train_workspace(ws, model=model, progress=cb)
+    with progress("delivery: training", enabled=not json_) as cb:
+        res = train_workspace(ws, model=model, progress=cb, tune=budget_, seed=seed)
     if json_:
         emit_json(res)
         return
@@ -34,6 +41,19 @@ def train(
     for key in ("ndcg@10", "precision@10", "coverage@10", "click_auc"):
         if key in m:
             console.print(f"  {key} (last 20 % of time) = {m[key]:.4f}")
+    if "tuning" in m:
+        console.print(_tuning_lines(m["tuning"]))
+
+
+def _tuning_lines(tuning: dict) -> str:
+    lines = [f"tuned on {tuning['validation']} ({tuning['budget']}):"]
+    for name, chosen in tuning["params"].items():
+        t = tuning[name]
+        vals = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in chosen.items())
+        lines.append(f"  {name}: {t['metric']} {t['default_score']:.4f} with the defaults -> "
+                     f"{t['score']:.4f} with {vals} ({t['n_trials']} trials)")
+    return "\n".join(lines)
 
 
 @app.command()
@@ -49,27 +69,40 @@ def evaluate(
                               "item_knn|als|bpr|content|popularity."),
     rating_scale: str = typer.Option(None, "--rating-scale", help="LOW,HIGH (default: the "
                                      "training data's range); ratings outside are refused."),
+    tune: bool = typer.Option(False, "--tune", help="Search the ranking model's "
+                              "hyper-parameters on an inner split of the training data first."),
+    budget: str = typer.Option("120", "--budget", help="Tuning budget: SECONDS (e.g. 300) or "
+                               "TRIALS (e.g. 30t)."),
+    seed: int = typer.Option(0, "--seed"),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Evaluate on plain files (--train/--test) or on the workspace (last 20 % of time)."""
+    from adwise._tuning import Budget
     from adwise.delivery._pipeline import evaluate_files, evaluate_workspace, parse_scale
 
+    budget_ = Budget.parse(budget) if tune else None
     scale = parse_scale(rating_scale)
     if (train_file is None) != (test_file is None):
         raise InputError("give both --train and --test, or neither (to use the workspace).")
     if task not in ("rating", "ranking"):
         raise InputError(f"--task must be rating or ranking; got {task!r}.")
     if train_file is not None:
-        res = evaluate_files(train_file, test_file, task, user_col, item_col, rating_col, k,
-                             model, scale)
+        with progress("delivery: tuning" if tune else "delivery: evaluating",
+                      enabled=not json_):
+            res = evaluate_files(train_file, test_file, task, user_col, item_col, rating_col,
+                                 k, model, scale, tune=budget_, seed=seed)
     else:
-        res = evaluate_workspace(open_workspace(workspace), task, k, model, scale)
+        res = evaluate_workspace(open_workspace(workspace), task, k, model, scale,
+                                 tune=budget_, seed=seed)
     if json_:
         emit_json(res)
         return
+    tuning = res.pop("tuning", None)
     for name, v in res.items():
         console.print(f"{name:>14} {v:.4f}")
+    if tuning:
+        console.print(_tuning_lines(tuning))
 
 
 @app.command()

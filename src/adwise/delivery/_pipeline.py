@@ -15,11 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from adwise._exceptions import ArtifactVersionError, InputError
+from adwise._tuning import Budget
 from adwise.delivery._explicit import BiasedMF, RatingBlend, check_ratings
 from adwise.delivery._implicit import HybridRecommender, ImplicitRecommender, make_recommender
 from adwise.delivery._rank import ClickModel, DeliveryPlanner
+from adwise.delivery._tune import tune_ranking
 from adwise.metrics import mae, ranking_report, rmse, roc_auc
 
 __all__ = [
@@ -116,11 +119,16 @@ def evaluate_ranking(
     order_col: str | None = None,
     exclude_seen: bool = True,
     names: tuple[str, str] = ("train", "test"),
-) -> dict[str, float]:
+    tune: Budget | None = None,
+    seed: int = 0,
+    recommender: ImplicitRecommender | None = None,
+) -> dict[str, Any]:
     """Top-k metrics (shared ``adwise.metrics.ranking_report``) of a recommender fitted on
     ``train``: every test user gets ``k`` items (train items excluded by default; unknown
     users the popularity fallback), relevant = the user's test items, coverage over the
-    training catalogue."""
+    training catalogue.  With ``tune`` the model's hyper-parameters are first searched on an
+    inner split of ``train`` (:func:`~adwise.delivery._tune.tune_ranking`); ``tuning`` then
+    carries the search."""
     for df, nm in ((train, names[0]), (test, names[1])):
         _need(df, [user_col, item_col], nm)
     if model not in RANKING_MODELS:
@@ -129,12 +137,18 @@ def evaluate_ranking(
     if model == "content" and item_features is None:
         raise InputError("--model content needs item text/category, which plain files do not "
                          "carry; use a workspace or another model.")
-    est = make_recommender(model)
-    fit_kw: dict[str, Any] = {"item_features": item_features}
-    if isinstance(est, HybridRecommender) and order_col and order_col in train.columns:
-        fit_kw["order"] = train[order_col].to_numpy()
     w = None if weight_col is None else train[weight_col]
+    order = (train[order_col].to_numpy() if order_col and order_col in train.columns
+             else None)
     t0 = time.perf_counter()
+    if recommender is not None:  # configured (e.g. tuned) by the caller; fitted here
+        est, tuning = clone(recommender), None
+    else:
+        est, tuning = _recommender(model, train[user_col], train[item_col], w, order, tune, k,
+                                   seed)
+    fit_kw: dict[str, Any] = {"item_features": item_features}
+    if isinstance(est, HybridRecommender) and order is not None:
+        fit_kw["order"] = order
     est.fit(train[user_col], train[item_col], w, **fit_kw)
     fit_s = time.perf_counter() - t0
     rel = test.groupby(test[user_col].astype(str))[item_col].agg(
@@ -143,9 +157,25 @@ def evaluate_ranking(
     users = rel.index.to_numpy(dtype=object)
     rec = est.recommend(users, k=k, exclude_seen=exclude_seen)
     rec = [np.asarray(r, dtype=object).astype(str) for r in rec]
-    out = ranking_report(rec, rel.tolist(), n_items=len(est.items_), k=k)
+    out: dict[str, Any] = ranking_report(rec, rel.tolist(), n_items=len(est.items_), k=k)
     out["fit_seconds"] = fit_s
+    if tuning is not None:
+        out["tuning"] = tuning
     return out
+
+
+def _recommender(model: str, users: Any, items: Any, weights: Any, order: Any,
+                 tune: Budget | None, k: int, seed: int
+                 ) -> tuple[ImplicitRecommender, dict[str, Any] | None]:
+    """The unfitted recommender ``model``, with its hyper-parameters searched first when
+    ``tune`` is given (the popularity and content models have none worth searching)."""
+    if tune is None or model in ("popularity", "content"):
+        return make_recommender(model), None
+    params, tuning = tune_ranking(users, items, tune, model=model, weights=weights,
+                                  order=order, k=k, seed=seed)
+    if model == "hybrid":
+        return make_recommender(model, component_params=params), tuning
+    return make_recommender(model, **params[model]), tuning
 
 
 def evaluate_files(
@@ -158,8 +188,11 @@ def evaluate_files(
     k: int = 10,
     model: str | None = None,
     rating_scale: tuple[float, float] | None = None,
-) -> dict[str, float]:
-    """``adwise delivery evaluate --train F --test F``: exactly the DESIGN.md metric keys."""
+    tune: Budget | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """``adwise delivery evaluate --train F --test F``: the DESIGN.md metric keys (and
+    ``tuning`` with ``tune``)."""
     from adwise.data import read_table
 
     if task not in ("rating", "ranking"):
@@ -171,16 +204,28 @@ def evaluate_files(
     if task == "rating":
         if not rating_col:
             raise InputError("--task rating needs --rating-col (the column of ratings).")
+        _no_rating_tune(tune)
         res = evaluate_rating(tr, te, user_col, item_col, rating_col, model or "blend",
                               rating_scale, names=(str(train), str(test)))
         return {"rmse": res["rmse"], "mae": res["mae"]}
     res = evaluate_ranking(tr, te, user_col, item_col, k, model or "hybrid",
-                           names=(str(train), str(test)))
+                           names=(str(train), str(test)), tune=tune, seed=seed)
     return _rename_k(res, k)
 
 
-def _rename_k(res: dict[str, float], k: int) -> dict[str, float]:
-    return {f"{m}@{k}": res[f"{m}@{k}"] for m in ("precision", "recall", "ndcg", "map", "coverage")}
+def _no_rating_tune(tune: Budget | None) -> None:
+    if tune is not None:
+        raise InputError(
+            "--tune searches ranking models (--task ranking); for --task rating the default "
+            "blend already picks its regularisation on an inner validation split. Drop --tune."
+        )
+
+
+def _rename_k(res: dict[str, Any], k: int) -> dict[str, Any]:
+    out = {f"{m}@{k}": res[f"{m}@{k}"] for m in ("precision", "recall", "ndcg", "map", "coverage")}
+    if "tuning" in res:
+        out["tuning"] = res["tuning"]
+    return out
 
 
 # ---------------------------------------------------------------------- workspace
@@ -218,8 +263,9 @@ def _time_split(events: pd.DataFrame, test_share: float = 0.2) -> tuple[pd.DataF
 
 def evaluate_workspace(
     ws: Any, task: str, k: int = 10, model: str | None = None,
-    rating_scale: tuple[float, float] | None = None,
-) -> dict[str, float]:
+    rating_scale: tuple[float, float] | None = None, tune: Budget | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Evaluate on the workspace's events: the last 20 % of time is the test part."""
     events = ws.table("events")
     if len(events) == 0:
@@ -230,6 +276,7 @@ def evaluate_workspace(
             raise InputError("the workspace's events have no 'rating' column, so --task rating "
                              "has nothing to predict; use --task ranking.")
         tr, te = tr[tr["rating"].notna()], te[te["rating"].notna()]
+        _no_rating_tune(tune)
         res = evaluate_rating(tr, te, "user_id", "ad_id", "rating", model or "blend",
                               rating_scale, names=("events (train part)", "events (test part)"))
         return {"rmse": res["rmse"], "mae": res["mae"]}
@@ -241,7 +288,7 @@ def evaluate_workspace(
                          "80 % and the last 20 % of the time range).")
     feats = _ad_features(ws.table("ads"))
     res = evaluate_ranking(itr, ite, "user_id", "ad_id", k, model or "hybrid", "weight",
-                           item_features=feats, order_col="ts")
+                           item_features=feats, order_col="ts", tune=tune, seed=seed)
     return _rename_k(res, k)
 
 
@@ -307,9 +354,16 @@ def train_workspace(
     model: str = "hybrid",
     progress: Callable[[int, int], None] | None = None,
     evaluate: bool = True,
+    tune: Budget | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Fit the recommender (on clicks) and the click model (on impressions), evaluate them on
-    the last 20 % of time, refit on everything and save one registry version."""
+    the last 20 % of time, refit on everything and save one registry version.
+
+    With ``tune`` the recommender's hyper-parameters are searched once, on an inner split of
+    the first 80 % of time (each user's latest clicks of that period validate), and the chosen
+    values serve both the evaluation and the final refit; the search is saved with the model.
+    """
     if model not in RANKING_MODELS:
         raise InputError(f"--model must be one of: {', '.join(RANKING_MODELS)}; got {model!r}.")
     step = _Steps(progress, 4 if evaluate else 2)
@@ -328,13 +382,19 @@ def train_workspace(
     attrs = users.set_index(users["user_id"].astype(str)).drop(
         columns=[c for c in ("user_id", "text") if c in users.columns]) if len(users) else None
     metrics: dict[str, Any] = {}
-    if evaluate:
+    tuning = None
+    rec = make_recommender(model)
+    if evaluate or tune is not None:
         tr, te = _time_split(events)
         itr, ite = interactions_from_events(tr), interactions_from_events(te)
+        if tune is not None and len(itr):
+            rec, tuning = _recommender(model, itr["user_id"], itr["ad_id"], itr["weight"],
+                                       itr["ts"].to_numpy(), tune, 10, seed)
+    if evaluate:
         if len(itr) and len(ite):
             res = evaluate_ranking(itr, ite, "user_id", "ad_id", 10, model, "weight",
                                    item_features=feats if model in ("hybrid", "content") else None,
-                                   order_col="ts")
+                                   order_col="ts", recommender=rec)
             metrics.update({k: v for k, v in res.items() if "@" in k})
         step()
         if tr["clicked"].sum() > 0 and te["clicked"].nunique() == 2:
@@ -345,7 +405,7 @@ def train_workspace(
     if len(inter) == 0:
         raise InputError("the events have no clicks, so there is nothing to learn preferences "
                          "from; ingest events with clicked = 1 rows.")
-    rec = make_recommender(model)
+    rec = clone(rec)
     kw: dict[str, Any] = {"item_features": feats if model in ("hybrid", "content") else None}
     if isinstance(rec, HybridRecommender):
         kw["order"] = inter["ts"].to_numpy()
@@ -357,6 +417,8 @@ def train_workspace(
         metrics["blend_weights"] = rec.weights_
         metrics["validation_ndcg"] = rec.validation_ndcg_
     metrics["click_coef"] = dict(cm.coef_)
+    if tuning is not None:
+        metrics["tuning"] = tuning
     ads_keep = ads[[c for c in ("ad_id", "campaign_id", "category", "pricing", "bid", "cpa_bid",
                                 "budget", "headline") if c in ads.columns]]
 
