@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.console import Console, ConsoleDimensions
 
-from adwise.data import Workspace
+# The data layer and NumPy are imported inside functions: `adwise --version` and `--help` must
+# not pay for pandas and DuckDB.
+if TYPE_CHECKING:
+    from adwise.data import Workspace
 
 __all__ = [
     "JsonOpt",
@@ -34,8 +30,26 @@ __all__ = [
     "progress",
 ]
 
-console = Console()
-err_console = Console(stderr=True)
+# Output that is not a terminal (a pipe, a file, a test) is as wide as it needs to be, so that
+# tables are never cut at rich's default of 80 columns; $COLUMNS still wins when set.
+PIPE_WIDTH = 4096
+
+
+class _Console(Console):
+    @property
+    def size(self) -> ConsoleDimensions:
+        dims = super().size
+        if self.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+            return dims
+        return ConsoleDimensions(PIPE_WIDTH, dims.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 WorkspaceOpt = typer.Option(
     None,
@@ -47,15 +61,19 @@ JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on s
 
 
 def open_workspace(path: Path | None) -> Workspace:
+    from adwise.data import Workspace
+
     return Workspace.open(path)
 
 
 def _jsonable(o: Any) -> Any:
+    import numpy as np
+
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):
         return None if not np.isfinite(o) else float(o)
-    if isinstance(o, float) and not np.isfinite(o):
+    if isinstance(o, float) and not math.isfinite(o):
         return None
     if isinstance(o, np.ndarray):
         return o.tolist()
@@ -69,7 +87,7 @@ def _clean(o: Any) -> Any:
         return {str(k): _clean(v) for k, v in o.items()}
     if isinstance(o, list | tuple):
         return [_clean(v) for v in o]
-    if isinstance(o, float) and not np.isfinite(o):
+    if isinstance(o, float) and not math.isfinite(o):
         return None
     return o
 
@@ -86,6 +104,15 @@ def progress(description: str, enabled: bool = True) -> Iterator[Callable[[int, 
     if not enabled or not err_console.is_terminal:
         yield lambda done, total: None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
