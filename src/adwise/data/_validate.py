@@ -140,7 +140,7 @@ def _check_timestamps(file: str, col: str, s: pd.Series, fmt: str | None) -> pd.
         raise _bad(
             file, col,
             f"has timestamps before 1990-01-01 or after {late:%Y-%m-%d}, which means they were "
-            f"misread (the first shown was read as {first:%Y-%m-%d %H:%M})",
+            f"misread (the first shown was read as {str(first)[:16]})",
             f"pass --ts-format with the pattern of these values ({example}), or repair the rows",
             off, s,
         )

@@ -251,7 +251,8 @@ class Workspace:
         step = _Steps(progress, 4)
         df = read_table(file, mapping=mapping)
         step()
-        declared = list(dict.fromkeys([*self.categorical_columns(table), *categorical]))
+        categorical = list(dict.fromkeys(categorical))
+        remembered = [c for c in self.categorical_columns(table) if c in df.columns]
         warnings: list[str] = []
         df = validate_table(
             df,
@@ -259,7 +260,7 @@ class Workspace:
             name,
             allow_pii=allow_pii,
             ts_format=ts_format,
-            categorical=[c for c in declared if c in df.columns],
+            categorical=[*categorical, *remembered],
             warnings=warnings,
         )
         step()
