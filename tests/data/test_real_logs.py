@@ -169,6 +169,22 @@ def test_case_twin_of_a_stored_column_is_refused(tmp_path, capsys):
     )
 
 
+def test_any_other_type_change_is_a_contract_error_not_a_crash(tmp_path):
+    ws = Workspace.init(tmp_path / "ws")
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    _events(2, seen=pd.to_datetime(["2026-01-01", "2026-01-02"])).to_parquet(a)
+    _events(2, seen=["soon", "later"]).assign(ad_id="a9").to_parquet(b)
+    ws.ingest(a, "events")
+    with pytest.raises(ContractError) as err:
+        ws.ingest(b, "events")
+    assert str(err.value).startswith(f"{b}: does not fit the columns stored in events by earlier")
+    assert str(err.value).endswith(
+        "Fix: give the columns the types of earlier files, or empty the table with `adwise "
+        "workspace drop events --yes` and ingest again"
+    )
+    assert ws.row_counts()["events"] == 2
+
+
 # ------------------------------------------------------------------------- categorical columns
 def test_categorical_is_stored_as_text_and_remembered(tmp_path):
     ws = Workspace.init(tmp_path / "ws")

@@ -320,17 +320,31 @@ class Workspace:
                 before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 key = _qi(spec.key)
                 updated = 0
-                if table == "events" and not replace:
-                    con.execute(
-                        f"INSERT INTO {table} BY NAME SELECT * FROM incoming i WHERE NOT EXISTS "
-                        f"(SELECT 1 FROM {table} t WHERE t.{key} = i.{key})"
-                    )
-                else:
-                    updated = con.execute(
-                        f"SELECT count(*) FROM incoming i JOIN {table} t ON t.{key} = i.{key}"
-                    ).fetchone()[0]
-                    con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM incoming)")
-                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                try:
+                    if table == "events" and not replace:
+                        con.execute(
+                            f"INSERT INTO {table} BY NAME SELECT * FROM incoming i WHERE NOT "
+                            f"EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = i.{key})"
+                        )
+                    else:
+                        updated = con.execute(
+                            f"SELECT count(*) FROM incoming i JOIN {table} t ON t.{key} = i.{key}"
+                        ).fetchone()[0]
+                        con.execute(
+                            f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM incoming)"
+                        )
+                        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                except duckdb.ConversionException as exc:
+                    # A type change the checks above do not name (e.g. text into a stored
+                    # timestamp column): still the file's fault, not a crash.
+                    first = str(exc).strip().splitlines()[0]
+                    raise ContractError(
+                        file,
+                        None,
+                        f"does not fit the columns stored in {table} by earlier ingests ({first})",
+                        "give the columns the types of earlier files, or empty the table with "
+                        f"`adwise workspace drop {table} --yes` and ingest again",
+                    ) from exc
                 after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 con.execute(
                     "INSERT INTO _ingests VALUES (?, ?, ?, ?, ?, now())",
