@@ -62,18 +62,46 @@ def _plausible(ts: pd.Series) -> bool:
     return bool(len(ok)) and bool(((ok >= EARLIEST) & (ok <= latest_plausible())).all())
 
 
-def _digit_strings(values: pd.Series, num: pd.Series) -> pd.Series | None:
-    """The values as digit strings when every present value is a whole number, else None."""
+def _compact_width(values: pd.Series, num: pd.Series) -> int | None:
+    """The digit count shared by every present value, when all are whole numbers; else None."""
     present = values.notna()
     if not present.any() or num[present].isna().any():
         return None
     if _is_text(values):
-        text = values[present].astype(str).str.strip()
-        return text if text.str.fullmatch(r"\d+").all() else None
+        lengths = values[present].astype(str).str.strip().str.len()
+        if lengths.nunique() != 1:
+            return None
+        return int(lengths.iloc[0])  # digits only: to_numeric read every value as a number
     whole = num[present].to_numpy(dtype=float)
-    if not np.all(np.isfinite(whole)) or not np.all(whole == np.floor(whole)) or (whole < 0).any():
+    if not np.all(np.isfinite(whole)) or not np.all(whole == np.floor(whole)) or (whole < 1).any():
         return None
-    return pd.Series(whole.astype(np.int64).astype(str), index=values[present].index)
+    lo, hi = (len(str(int(v))) for v in (whole.min(), whole.max()))
+    return lo if lo == hi else None
+
+
+def _as_digits(values: pd.Series) -> pd.Series:
+    present = values.dropna()
+    if _is_text(present):
+        return present.astype(str).str.strip()
+    return present.astype(np.int64).astype(str)
+
+
+def _compact(values: pd.Series, num: pd.Series) -> pd.Series | None:
+    """Parse a compact digit form (see ``_COMPACT_FORMATS``) when one fits every value."""
+    width = _compact_width(values, num)
+    forms = _COMPACT_FORMATS.get(width or 0, ())
+    if not forms:
+        return None
+    # Try each form on a sample first, so epoch seconds cost no full string parse.
+    sample = _as_digits(values.dropna().iloc[:1000])
+    for form in forms:
+        parsed = pd.to_datetime(sample, format=form, errors="coerce")
+        if parsed.isna().any() or not _plausible(parsed):
+            continue
+        parsed = pd.to_datetime(_as_digits(values), format=form, errors="coerce")
+        if parsed.notna().all() and _plausible(parsed):
+            return parsed.reindex(values.index)
+    return None
 
 
 def _strftime(values: pd.Series, fmt: str) -> pd.Series:
@@ -104,13 +132,9 @@ def parse_timestamps(values: pd.Series, fmt: str | None = None) -> pd.Series:
         return out.dt.tz_localize(None)
     num = pd.to_numeric(values, errors="coerce")
     if values.notna().any() and num.notna().sum() == values.notna().sum():
-        digits = _digit_strings(values, num)
-        if digits is not None:
-            widths = digits.str.len().unique()
-            for form in _COMPACT_FORMATS.get(int(widths[0]), ()) if len(widths) == 1 else ():
-                parsed = pd.to_datetime(digits, format=form, errors="coerce")
-                if parsed.notna().all() and _plausible(parsed):
-                    return parsed.reindex(values.index)
+        compact = _compact(values, num)
+        if compact is not None:
+            return compact
         unit = "ms" if np.nanmax(np.abs(num.to_numpy(dtype=float))) > 1e11 else "s"
         return pd.to_datetime(num, unit=unit, errors="coerce")
     out = pd.to_datetime(values.astype("string"), utc=True, errors="coerce", format="ISO8601")
