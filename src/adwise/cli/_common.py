@@ -30,8 +30,9 @@ __all__ = [
     "progress",
 ]
 
-# Output that is not a terminal (a pipe, a file, a test) is as wide as it needs to be, so that
-# tables are never cut at rich's default of 80 columns; $COLUMNS still wins when set.
+# Results that do not go to a terminal (a pipe, a file, a test) are as wide as they need to be,
+# so that tables are never cut at rich's default of 80 columns; $COLUMNS still wins when set.
+# Not for stderr: its log lines are padded to the full width.
 PIPE_WIDTH = 4096
 
 
@@ -49,7 +50,7 @@ class _Console(Console):
 
 
 console = _Console()
-err_console = _Console(stderr=True)
+err_console = Console(stderr=True)
 
 WorkspaceOpt = typer.Option(
     None,
