@@ -295,10 +295,17 @@ def test_changes_make_trained_models_stale(tmp_path, capsys):
 
 def test_reingesting_nothing_new_keeps_models_fresh(tmp_path):
     ws = Workspace.init(tmp_path / "ws")
-    f = tmp_path / "e.csv"
+    f, u = tmp_path / "e.csv", tmp_path / "u.csv"
     _events(4).to_csv(f, index=False)
+    pd.DataFrame({"user_id": ["u0", "u1"], "age": [30, 41]}).to_csv(u, index=False)
     ws.ingest(f, "events")
+    ws.ingest(u, "users")
     ws.registry.save("behavior", lambda w: w.write_json("m.json", {}),
                      data_fingerprint=ws.fingerprint("events"))
     ws.ingest(f, "events")
+    ws.ingest(f, "events", replace=True)
+    assert ws.ingest(u, "users").rows_updated == 2  # replaced by identical rows
     assert ws.stale_models() == []
+    pd.DataFrame({"user_id": ["u0"], "age": [31]}).to_csv(u, index=False)
+    ws.ingest(u, "users")
+    assert [m["model"] for m in ws.stale_models()] == ["behavior"]

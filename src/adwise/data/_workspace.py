@@ -319,7 +319,7 @@ class Workspace:
                 con.register("incoming", df)
                 before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 key = _qi(spec.key)
-                updated = 0
+                updated = changed = 0
                 try:
                     if table == "events" and not replace:
                         con.execute(
@@ -329,6 +329,12 @@ class Workspace:
                     else:
                         updated = con.execute(
                             f"SELECT count(*) FROM incoming i JOIN {table} t ON t.{key} = i.{key}"
+                        ).fetchone()[0]
+                        # Rows replaced by identical ones change nothing a model learnt from.
+                        cols = ", ".join(_qi(c) for c in df.columns)
+                        changed = con.execute(
+                            f"SELECT count(*) FROM (SELECT {cols} FROM incoming EXCEPT "
+                            f"SELECT {cols} FROM {table})"
                         ).fetchone()[0]
                         con.execute(
                             f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM incoming)"
@@ -350,7 +356,7 @@ class Workspace:
                     "INSERT INTO _ingests VALUES (?, ?, ?, ?, ?, now())",
                     [file, table, sha, len(df), after - before],
                 )
-                if after != before or updated or new_categorical:
+                if after != before or changed or new_categorical:
                     _bump_data_version(con)
                 con.unregister("incoming")
                 con.execute("COMMIT")
