@@ -132,3 +132,20 @@ def test_version_and_help_import_no_heavy_library(flag):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout
+
+
+def test_commands_using_a_stale_model_say_how_to_retrain(loaded_workspace, capsys):
+    w = ["-w", str(loaded_workspace.path)]
+    assert main(["placement", "train", *w]) == 0
+    assert main(["placement", "recommend", *w]) == 0
+    assert "retrain" not in capsys.readouterr().err
+    assert main(["workspace", "delete", "events", "--where", "clicked = 1", *w]) == 0
+    capsys.readouterr()
+    assert main(["placement", "recommend", *w]) == 0
+    assert (
+        "warning: the placement model (v0001) was trained before the data changed (ingest, "
+        "replace, drop or delete); retrain with `adwise placement train`"
+    ) in capsys.readouterr().err
+    assert main(["placement", "train", *w]) == 0
+    assert main(["placement", "recommend", *w]) == 0
+    assert "retrain" not in capsys.readouterr().err

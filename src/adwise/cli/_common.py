@@ -61,10 +61,32 @@ WorkspaceOpt = typer.Option(
 JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout.")
 
 
+# The capability command being run, as ("behavior", "predict"); set by the root group. Commands
+# that use a saved model are warned when the data changed after it was trained.
+invoked: tuple[str, str] | None = None
+_BUILDS_MODELS = ("train", "evaluate")
+
+
 def open_workspace(path: Path | None) -> Workspace:
     from adwise.data import Workspace
 
-    return Workspace.open(path)
+    ws = Workspace.open(path)
+    if invoked is not None and invoked[1] not in _BUILDS_MODELS:
+        warn_stale_models(ws, invoked[0])
+    return ws
+
+
+def warn_stale_models(ws: Workspace, capability: str) -> None:
+    """Say on stderr which of ``capability``'s models predate the data, and how to retrain."""
+    for m in ws.stale_models():
+        if m["retrain"] == f"adwise {capability} train":
+            err_console.print(
+                f"warning: the {m['model']} model ({m['version']}) was trained before the data "
+                f"changed (ingest, replace, drop or delete); retrain with `{m['retrain']}`",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _jsonable(o: Any) -> Any:

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from adwise._exceptions import AdwiseError, InputError
 from adwise._plugins import CAPABILITY_ORDER, SUMMARIES, Capability, load_ref
 from adwise._version import __version__
+from adwise.cli import _common
 from adwise.cli._common import (
     JsonOpt,
     WorkspaceOpt,
@@ -58,6 +59,12 @@ class _LazyGroup(TyperGroup):
             if group is not None:
                 self.commands[cmd_name] = group
         return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if name in CAPABILITY_ORDER and rest and not rest[0].startswith("-"):
+            _common.invoked = (name, rest[0])
+        return name, cmd, rest
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         self._listing = True
@@ -436,4 +443,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)
         return 1
+    finally:
+        _common.invoked = None
     return 0
