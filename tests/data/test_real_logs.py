@@ -309,3 +309,14 @@ def test_reingesting_nothing_new_keeps_models_fresh(tmp_path):
     pd.DataFrame({"user_id": ["u0"], "age": [31]}).to_csv(u, index=False)
     ws.ingest(u, "users")
     assert [m["model"] for m in ws.stale_models()] == ["behavior"]
+
+
+def test_a_damaged_model_does_not_break_workspace_info(tmp_path):
+    ws = Workspace.init(tmp_path / "ws")
+    f = tmp_path / "e.csv"
+    _events(4).to_csv(f, index=False)
+    ws.ingest(f, "events")
+    mv = ws.registry.save("behavior", lambda w: w.write_json("m.json", {}), data_fingerprint="x")
+    assert [m["model"] for m in ws.stale_models()] == ["behavior"]
+    (mv.path / "metadata.json").write_text("{")
+    assert ws.info()["stale_models"] == []

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from adwise._exceptions import ContractError, InputError, WorkspaceError
+from adwise._exceptions import ArtifactError, ContractError, InputError, WorkspaceError
 from adwise._version import __version__
 from adwise.data._contract import TABLES
 from adwise.data._privacy import pseudonymise, pseudonymise_series
@@ -461,7 +461,10 @@ class Workspace:
             version = reg.current(cap)
             if version is None:
                 continue
-            trained_on = reg.get(cap, version).metadata.get("data_fingerprint")
+            try:
+                trained_on = reg.get(cap, version).metadata.get("data_fingerprint")
+            except ArtifactError:  # a damaged model is reported where it is loaded
+                continue
             if trained_on and trained_on != now:
                 command = cap.split("-")[0].split("_")[0]
                 out.append(
