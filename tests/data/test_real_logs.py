@@ -48,6 +48,19 @@ def test_compact_and_epoch_forms_are_detected(values):
     assert (ts.dt.date.astype(str) == "2014-10-21").all()
 
 
+@pytest.mark.parametrize(
+    ("values", "fmt", "want"),
+    [
+        ([14102100.0, None], "%y%m%d%H", ["2014-10-21 00:00:00", None]),  # ints read as floats
+        (["21/10/2014 13:05"], "%d/%m/%Y %H:%M", ["2014-10-21 13:05:00"]),
+        (["2014-10-21 10:00 +0200"], "%Y-%m-%d %H:%M %z", ["2014-10-21 08:00:00"]),  # to UTC
+    ],
+)
+def test_ts_format_patterns(values, fmt, want):
+    got = parse_timestamps(pd.Series(values), fmt)
+    assert [None if pd.isna(t) else str(t) for t in got] == want
+
+
 def test_ts_format_reads_avazu_hours_through_the_cli(tmp_path, capsys):
     ws = Workspace.init(tmp_path / "ws")
     f = _write(

@@ -71,7 +71,7 @@ def _compact_width(values: pd.Series, num: pd.Series) -> int | None:
         lengths = values[present].astype(str).str.strip().str.len()
         if lengths.nunique() != 1:
             return None
-        return int(lengths.iloc[0])  # digits only: to_numeric read every value as a number
+        return int(lengths.iloc[0])  # a number that is not all digits ("1e5") fails the formats
     whole = num[present].to_numpy(dtype=float)
     if not np.all(np.isfinite(whole)) or not np.all(whole == np.floor(whole)) or (whole < 1).any():
         return None
@@ -111,7 +111,9 @@ def _strftime(values: pd.Series, fmt: str) -> pd.Series:
         whole = values.dropna()
         if (whole == np.floor(whole)).all():
             text = values.astype("Int64").astype("string")
-    return pd.to_datetime(text, format=fmt, errors="coerce")
+    # utc=True: a pattern with %z gives aware times, which become naive UTC like ISO-8601 ones.
+    out = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+    return out.dt.tz_localize(None)
 
 
 def parse_timestamps(values: pd.Series, fmt: str | None = None) -> pd.Series:
@@ -125,11 +127,11 @@ def parse_timestamps(values: pd.Series, fmt: str | None = None) -> pd.Series:
 
     Unparseable values become ``NaT``; the caller decides whether that is an error.
     """
-    if fmt:
-        return _strftime(values, fmt)
-    if pd.api.types.is_datetime64_any_dtype(values):
+    if pd.api.types.is_datetime64_any_dtype(values):  # already times (Parquet): fmt is moot
         out = pd.to_datetime(values, utc=True)
         return out.dt.tz_localize(None)
+    if fmt:
+        return _strftime(values, fmt)
     num = pd.to_numeric(values, errors="coerce")
     if values.notna().any() and num.notna().sum() == values.notna().sum():
         compact = _compact(values, num)
