@@ -58,3 +58,94 @@ def test_demo_end_to_end(tmp_path, capsys):
     (foreign / "keep.txt").write_text("x")
     assert main(["demo", "--out", str(foreign)]) == 2
     assert (foreign / "keep.txt").exists()
+
+
+def test_verbosity_takes_a_level_or_a_count(tmp_path, capsys):
+    import logging
+
+    from adwise.data import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    for args, level in (
+        (["-v", "2"], logging.DEBUG),
+        (["--verbose", "2"], logging.DEBUG),
+        (["-vv"], logging.DEBUG),
+        (["-v"], logging.INFO),
+        ([], logging.WARNING),
+    ):
+        assert main([*args, "workspace", "info", "-w", str(ws.path)]) == 0, args
+        assert logging.getLogger("adwise").level == level, args
+    assert main(["-v", "9", "workspace", "info", "-w", str(ws.path)]) == 2
+
+
+def _all_commands():
+    """(path, click command) for every command and group of the CLI, capabilities loaded."""
+    import typer
+
+    from adwise.cli import app
+
+    todo = [((), typer.main.get_command(app))]
+    while todo:
+        path, cmd = todo.pop()
+        yield path, cmd
+        if hasattr(cmd, "list_commands"):
+            for name in cmd.list_commands(None):
+                todo.append(((*path, name), cmd.get_command(None, name)))
+
+
+def test_help_text_keeps_extras_in_brackets(capsys, monkeypatch):
+    import re
+
+    # Help is rich markup, where "adwise[deep]" would lose "[deep]"; it must be written escaped.
+    unescaped = re.compile(r"(?<!\\)\b\w+\[\w+\]")
+    for path, cmd in _all_commands():
+        texts = [cmd.help or ""] + [getattr(p, "help", None) or "" for p in cmd.params]
+        assert not [t for t in texts if unescaped.search(t)], path
+    monkeypatch.setenv("COLUMNS", "300")
+    capsys.readouterr()
+    assert main(["behavior", "train", "--help"]) == 0
+    assert "logreg or deep (needs adwise[deep])" in capsys.readouterr().out
+
+
+def test_tables_are_not_cut_at_80_columns_when_piped(tmp_path, capsys, monkeypatch):
+    from adwise.data import Workspace
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    ws = Workspace.init(tmp_path / "ws")
+    metrics = {f"metric_with_a_long_name_{i}": 0.5 + i for i in range(4)}
+    ws.registry.save("behavior", lambda w: w.write_json("m.json", {}), metrics=metrics)
+    capsys.readouterr()
+    assert main(["models", "list", "-w", str(ws.path)]) == 0
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+    assert shown in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_version_and_help_import_no_heavy_library(flag):
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys\nfrom adwise.cli import main\nmain([{flag!r}])\n"
+        "heavy = ('pandas', 'numpy', 'duckdb', 'sklearn', 'scipy', 'lightgbm', 'fastapi')\n"
+        "print('HEAVY', sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout
+
+
+def test_commands_using_a_stale_model_say_how_to_retrain(loaded_workspace, capsys):
+    w = ["-w", str(loaded_workspace.path)]
+    assert main(["placement", "train", *w]) == 0
+    assert main(["placement", "recommend", *w]) == 0
+    assert "retrain" not in capsys.readouterr().err
+    assert main(["workspace", "delete", "events", "--where", "clicked = 1", *w]) == 0
+    capsys.readouterr()
+    assert main(["placement", "recommend", *w]) == 0
+    assert (
+        "warning: the placement model (v0001) was trained before the data changed (ingest, "
+        "replace, drop or delete); retrain with `adwise placement train`"
+    ) in capsys.readouterr().err
+    assert main(["placement", "train", *w]) == 0
+    assert main(["placement", "recommend", *w]) == 0
+    assert "retrain" not in capsys.readouterr().err

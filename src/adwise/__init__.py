@@ -9,7 +9,6 @@ from adwise._exceptions import (
     ContractError,
     DependencyUnavailableError,
     InputError,
-    NotFittedError,
     ParameterError,
     PIIError,
     WorkspaceError,
@@ -34,3 +33,12 @@ __all__ = [
     "WorkspaceError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # NotFittedError derives from scikit-learn's, which is imported only when it is first used.
+    if name == "NotFittedError":
+        from adwise import _exceptions
+
+        return _exceptions.NotFittedError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

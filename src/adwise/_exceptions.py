@@ -8,9 +8,7 @@ Every error adwise raises on purpose derives from :class:`AdwiseError`.  The CLI
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from sklearn.exceptions import NotFittedError as _SkNotFittedError
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "AdwiseError",
@@ -115,8 +113,31 @@ class BackendError(InputError):
     """An external backend (e.g. an OpenAI-compatible endpoint) cannot be used."""
 
 
-class NotFittedError(AdwiseError, _SkNotFittedError):
-    """An estimator was used before ``fit``."""
+if TYPE_CHECKING:
+    from sklearn.exceptions import NotFittedError as _SkNotFittedError
+
+    class NotFittedError(AdwiseError, _SkNotFittedError):
+        """An estimator was used before ``fit``."""
+
+
+def _not_fitted_error() -> type:
+    # Made on first use: importing scikit-learn costs about a second, and the CLI's
+    # --version and --help must not pay it.
+    from sklearn.exceptions import NotFittedError as _SkNotFittedError
+
+    class NotFittedError(AdwiseError, _SkNotFittedError):
+        """An estimator was used before ``fit``."""
+
+    NotFittedError.__module__ = __name__
+    NotFittedError.__qualname__ = "NotFittedError"
+    return NotFittedError
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NotFittedError":
+        cls = globals()["NotFittedError"] = _not_fitted_error()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _short(value: Any, limit: int = 40) -> str:

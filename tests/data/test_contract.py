@@ -36,14 +36,15 @@ BAD_EVENTS = [
         "clicked not binary",
         lambda: _with(_events(), "clicked", 5, 2),
         "ev.csv: column 'clicked': must be 0 or 1; 1 row(s) affected: row 5 (value 2) "
-        "(rows count from 0). Fix: recode the column to 0/1 (e.g. map yes/no or true/false to 1/0)",
+        "(rows count from 0). Fix: recode the column to 0/1 (yes/no, true/false and y/n are read "
+        "as 1/0)",
     ),
     (
         "clicked not a number",
-        lambda: _with(_events(), "clicked", 2, "yes"),
+        lambda: _with(_events(), "clicked", 2, "maybe"),
         "ev.csv: column 'clicked': has values that are not numbers; 1 row(s) affected: row 2 "
-        "(value 'yes') (rows count from 0). Fix: recode the column to 0/1 (e.g. map yes/no or "
-        "true/false to 1/0)",
+        "(value 'maybe') (rows count from 0). Fix: recode the column to 0/1 (yes/no, true/false "
+        "and y/n are read as 1/0)",
     ),
     (
         "negative cost",
@@ -65,7 +66,9 @@ BAD_EVENTS = [
         lambda: _with(_events(), "ts", 3, "yesterday"),
         "ev.csv: column 'ts': has missing or unparseable timestamps; 1 row(s) affected: row 3 "
         "(value 'yesterday') (rows count from 0). Fix: write times as ISO-8601 (e.g. "
-        "2026-01-05T13:45:00) or epoch seconds, and drop or repair the rows shown",
+        "2026-01-05T13:45:00), epoch seconds or a compact form such as 2026010513, and drop or "
+        "repair the rows shown, or pass --ts-format with a strftime pattern (e.g. --ts-format "
+        "%y%m%d%H for 14102100, %d/%m/%Y %H:%M for 21/10/2014 00:00)",
     ),
     (
         "missing required column",

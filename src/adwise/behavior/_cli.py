@@ -21,7 +21,8 @@ __all__ = ["app"]
 app = typer.Typer(help="Will this user click / convert? Calibrated, explained pCTR / pCVR.",
                   no_args_is_help=True)
 
-_MODEL_HELP = "gbdt (default), forest, tree, logreg or deep (needs adwise[deep])."
+# Help text is rich markup: "\[" keeps the brackets of the extra's name.
+_MODEL_HELP = "gbdt (default), forest, tree, logreg or deep (needs adwise\\[deep])."
 TuneOpt = typer.Option(False, "--tune",
                        help="Search the model's hyper-parameters on the training data first.")
 BudgetOpt = typer.Option("120", "--budget",

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.console import Console, ConsoleDimensions
 
-from adwise.data import Workspace
+# The data layer and NumPy are imported inside functions: `adwise --version` and `--help` must
+# not pay for pandas and DuckDB.
+if TYPE_CHECKING:
+    from adwise.data import Workspace
 
 __all__ = [
     "JsonOpt",
@@ -34,7 +30,26 @@ __all__ = [
     "progress",
 ]
 
-console = Console()
+# Results that do not go to a terminal (a pipe, a file, a test) are as wide as they need to be,
+# so that tables are never cut at rich's default of 80 columns; $COLUMNS still wins when set.
+# Not for stderr: its log lines are padded to the full width.
+PIPE_WIDTH = 4096
+
+
+class _Console(Console):
+    @property
+    def size(self) -> ConsoleDimensions:
+        dims = super().size
+        if self.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+            return dims
+        return ConsoleDimensions(PIPE_WIDTH, dims.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+
+console = _Console()
 err_console = Console(stderr=True)
 
 WorkspaceOpt = typer.Option(
@@ -46,16 +61,42 @@ WorkspaceOpt = typer.Option(
 JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout.")
 
 
+# The capability command being run, as ("behavior", "predict"); set by the root group. Commands
+# that use a saved model are warned when the data changed after it was trained.
+invoked: tuple[str, str] | None = None
+_BUILDS_MODELS = ("train", "evaluate")
+
+
 def open_workspace(path: Path | None) -> Workspace:
-    return Workspace.open(path)
+    from adwise.data import Workspace
+
+    ws = Workspace.open(path)
+    if invoked is not None and invoked[1] not in _BUILDS_MODELS:
+        warn_stale_models(ws, invoked[0])
+    return ws
+
+
+def warn_stale_models(ws: Workspace, capability: str) -> None:
+    """Say on stderr which of ``capability``'s models predate the data, and how to retrain."""
+    for m in ws.stale_models():
+        if m["retrain"] == f"adwise {capability} train":
+            err_console.print(
+                f"warning: the {m['model']} model ({m['version']}) was trained before the data "
+                f"changed (ingest, replace, drop or delete); retrain with `{m['retrain']}`",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _jsonable(o: Any) -> Any:
+    import numpy as np
+
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):
         return None if not np.isfinite(o) else float(o)
-    if isinstance(o, float) and not np.isfinite(o):
+    if isinstance(o, float) and not math.isfinite(o):
         return None
     if isinstance(o, np.ndarray):
         return o.tolist()
@@ -69,7 +110,7 @@ def _clean(o: Any) -> Any:
         return {str(k): _clean(v) for k, v in o.items()}
     if isinstance(o, list | tuple):
         return [_clean(v) for v in o]
-    if isinstance(o, float) and not np.isfinite(o):
+    if isinstance(o, float) and not math.isfinite(o):
         return None
     return o
 
@@ -86,6 +127,15 @@ def progress(description: str, enabled: bool = True) -> Iterator[Callable[[int, 
     if not enabled or not err_console.is_terminal:
         yield lambda done, total: None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import re
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.table import Table
+from typer.core import TyperGroup
 
-from adwise import __version__
 from adwise._exceptions import AdwiseError, InputError
-from adwise._plugins import discover, load_ref
+from adwise._plugins import CAPABILITY_ORDER, SUMMARIES, Capability, load_ref
+from adwise._version import __version__
+from adwise.cli import _common
 from adwise.cli._common import (
     JsonOpt,
     WorkspaceOpt,
@@ -20,11 +27,65 @@ from adwise.cli._common import (
     progress,
     setup_logging,
 )
-from adwise.data import Workspace, parse_mapping
+
+# Heavy libraries (pandas, DuckDB, scikit-learn, LightGBM, FastAPI) are imported inside the
+# commands, and a capability's command group only when it is used, so that `adwise --version`
+# and `adwise --help` start in well under a second.
 
 __all__ = ["app", "main"]
 
+
+class _LazyGroup(TyperGroup):
+    """The root group: capability groups are imported when a command names them.
+
+    ``adwise --help`` lists them from their one-line summaries without importing them.
+    """
+
+    def _capabilities(self) -> list[str]:
+        return [
+            n
+            for n in CAPABILITY_ORDER
+            if n not in self.commands and importlib.util.find_spec(f"adwise.{n}") is not None
+        ]
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*self.commands, *self._capabilities()]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in self._capabilities():
+            if getattr(self, "_listing", False):
+                return TyperGroup(name=cmd_name, help=SUMMARIES.get(cmd_name, ""))
+            group = _load_capability_group(cmd_name)
+            if group is not None:
+                self.commands[cmd_name] = group
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if name in CAPABILITY_ORDER and rest and not rest[0].startswith("-"):
+            _common.invoked = (name, rest[0])
+        return name, cmd, rest
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+def _load_capability_group(name: str) -> Any:
+    """The click group of capability ``name``, built as ``app.add_typer`` would build it."""
+    cap = getattr(importlib.import_module(f"adwise.{name}"), "CAPABILITY", None)
+    if not isinstance(cap, Capability) or not cap.cli:
+        return None
+    holder = typer.Typer()
+    holder.add_typer(load_ref(cap.cli), name=name, help=cap.summary)
+    return typer.main.get_group(holder).commands[name]
+
+
 app = typer.Typer(
+    cls=_LazyGroup,
     name="adwise",
     help="adwise: ad-marketing intelligence on your own ad logs.",
     no_args_is_help=True,
@@ -34,7 +95,9 @@ app = typer.Typer(
 models_app = typer.Typer(
     help="List, inspect, promote and roll back saved models.", no_args_is_help=True
 )
-workspace_app = typer.Typer(help="Inspect a workspace.", no_args_is_help=True)
+workspace_app = typer.Typer(
+    help="Inspect and correct a workspace: info, drop a table, delete rows.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 app.add_typer(workspace_app, name="workspace")
 
@@ -47,10 +110,44 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output."),
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        min=0,
+        max=3,
+        help="Log detail: 1 progress notes, 2 debug. -v, -vv, -v 2 and --verbose 2 all work.",
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
 ) -> None:
     setup_logging(verbose)
+
+
+def _normalise_verbosity(args: Sequence[str]) -> list[str]:
+    """Rewrite the root's ``-v``, ``-vv`` and a bare ``--verbose`` as ``--verbose N``.
+
+    Click cannot give one option both a count form (``-vv``) and a value form (``-v 2``).
+    Only the options before the command name are touched.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-") or arg == "--":
+            return out + list(args[i:])
+        nxt = args[i + 1] if i + 1 < len(args) else ""
+        if arg in ("-v", "--verbose") and nxt.isdigit():
+            out += ["--verbose", nxt]
+            i += 2
+            continue
+        if re.fullmatch(r"-v+", arg):
+            out += ["--verbose", str(len(arg) - 1)]
+        elif arg == "--verbose":
+            out += ["--verbose", "1"]
+        else:
+            out.append(arg)
+        i += 1
+    return out
 
 
 @app.command()
@@ -61,6 +158,8 @@ def init(
     ),
 ) -> None:
     """Create a workspace: a DuckDB file, a models/ folder and a config with a new HMAC key."""
+    from adwise.data import Workspace
+
     ws = Workspace.init(directory, pseudonymise_ids=not no_pseudonymise)
     console.print(f"workspace ready at [bold]{ws.path}[/bold]")
 
@@ -73,14 +172,38 @@ def ingest(
     allow_pii: list[str] = typer.Option(
         None, "--allow-pii", help="Accept a column that looks like e-mails/phones (repeatable)."
     ),
+    ts_format: str = typer.Option(
+        None,
+        "--ts-format",
+        help="strftime pattern of ts, e.g. %y%m%d%H for 14102100 (else ISO-8601, epoch "
+        "seconds/ms, YYYYMMDD, YYYYMMDDHH, YYMMDDHH, YYYYMMDDHHMMSS are detected).",
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace stored events with the same key (event_id or content)."
+    ),
+    categorical: list[str] = typer.Option(
+        None,
+        "--categorical",
+        help="Store a column as text codes, not numbers (e.g. integer-coded ids; repeatable; "
+        "remembered for later ingests).",
+    ),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Validate a file against the data contract and add it to the workspace (all or nothing)."""
+    from adwise.data import parse_mapping
+
     ws = open_workspace(workspace)
     with progress(f"ingesting {file.name}") as cb:
         rep = ws.ingest(
-            file, table, mapping=parse_mapping(map_), allow_pii=allow_pii or (), progress=cb
+            file,
+            table,
+            mapping=parse_mapping(map_),
+            allow_pii=allow_pii or (),
+            progress=cb,
+            ts_format=ts_format,
+            replace=replace,
+            categorical=categorical or (),
         )
     if json_:
         emit_json(vars(rep))
@@ -95,7 +218,9 @@ def ingest(
 
 @workspace_app.command("info")
 def workspace_info(workspace: Path = WorkspaceOpt, json_: bool = JsonOpt) -> None:
-    """Tables, row counts, date range and CTR."""
+    """Tables, row counts, date range, CTR, categorical columns and stale models."""
+    from rich.table import Table
+
     info = open_workspace(workspace).info()
     if json_:
         emit_json(info)
@@ -111,7 +236,64 @@ def workspace_info(workspace: Path = WorkspaceOpt, json_: bool = JsonOpt) -> Non
             f"events {info['first_event']} .. {info['last_event']}; CTR {info['ctr']:.2%}; "
             f"{info['distinct_users']:,} users, {info['distinct_ads']:,} ads"
         )
+    for tbl, cols in info.get("categorical", {}).items():
+        console.print(f"{tbl}: categorical {', '.join(cols)}", markup=False)
     console.print(f"models: {', '.join(info['models']) or 'none yet'}")
+    for m in info.get("stale_models", []):
+        console.print(
+            f"stale: {m['model']} {m['version']} was trained before the data changed; retrain "
+            f"with `{m['retrain']}`",
+            markup=False,
+        )
+
+
+_TableArg = typer.Argument(..., help="events, users or ads.")
+
+
+@workspace_app.command("drop")
+def workspace_drop(
+    table: str = _TableArg,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do it (without it, say what would go)."),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Empty a table: its rows, added columns and --categorical declarations go."""
+    ws = open_workspace(workspace)
+    if table not in ws.row_counts():
+        raise InputError(f"unknown table {table!r}; use one of: events, users, ads.")
+    if not yes:
+        n = ws.row_counts()[table]
+        if json_:
+            emit_json({"table": table, "rows_dropped": 0, "would_drop": n})
+            return
+        console.print(
+            f"would drop all {n:,} rows of {table}; run again with --yes to do it", markup=False
+        )
+        return
+    n = ws.drop(table)
+    if json_:
+        emit_json({"table": table, "rows_dropped": n})
+        return
+    console.print(f"{table}: dropped {n:,} rows", markup=False)
+
+
+@workspace_app.command("delete")
+def workspace_delete(
+    table: str = _TableArg,
+    where: str = typer.Option(
+        ...,
+        "--where",
+        help="SQL condition, e.g. \"ts < '2026-01-01'\" (user ids are stored pseudonymised).",
+    ),
+    workspace: Path = WorkspaceOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Delete the rows of a table that match a condition (one transaction)."""
+    n = open_workspace(workspace).delete(table, where)
+    if json_:
+        emit_json({"table": table, "rows_deleted": n})
+        return
+    console.print(f"{table}: deleted {n:,} rows", markup=False)
 
 
 @app.command()
@@ -143,6 +325,8 @@ def models_list(
     capability: str = typer.Argument(None), workspace: Path = WorkspaceOpt, json_: bool = JsonOpt
 ) -> None:
     """Every saved version, marking the promoted one."""
+    from rich.table import Table
+
     reg = open_workspace(workspace).registry
     rows = reg.list(capability)
     if json_:
@@ -228,15 +412,6 @@ def report(
     console.print(f"report written to [bold]{path}[/bold]")
 
 
-def _add_capability_groups() -> None:
-    for name, cap in discover().items():
-        if cap.cli:
-            app.add_typer(load_ref(cap.cli), name=name, help=cap.summary)
-
-
-_add_capability_groups()
-
-
 def _add_service_commands() -> None:
     try:
         from adwise.cli._service import register
@@ -252,9 +427,10 @@ _add_service_commands()
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 2 bad input, 1 internal error)."""
+    args = _normalise_verbosity(sys.argv[1:] if argv is None else argv)
     try:
         # Standalone mode: usage errors print their message and exit 2, --help exits 0.
-        app(args=argv, prog_name="adwise")
+        app(args=args, prog_name="adwise")
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
@@ -267,4 +443,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)
         return 1
+    finally:
+        _common.invoked = None
     return 0

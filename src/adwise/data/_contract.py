@@ -15,9 +15,10 @@ __all__ = ["TABLES", "ColumnSpec", "TableSpec"]
 class ColumnSpec:
     """One canonical column.
 
-    ``kind`` is one of ``id`` (non-empty string), ``timestamp`` (ISO-8601 or epoch seconds),
-    ``binary`` (0/1), ``nonneg`` (number >= 0), ``propensity`` (number in (0, 1]),
-    ``number`` (any finite number), ``text`` (free text, may be empty).
+    ``kind`` is one of ``id`` (non-empty string), ``timestamp`` (ISO-8601, epoch seconds or a
+    compact digit form, see :func:`adwise.data.parse_timestamps`), ``binary`` (0/1; yes/no,
+    true/false and y/n are read as 1/0), ``nonneg`` (number >= 0), ``propensity`` (number in
+    (0, 1]), ``number`` (any finite number), ``text`` (free text, may be empty).
     """
 
     name: str
@@ -99,10 +100,10 @@ TABLES: dict[str, TableSpec] = {
 FIXES: dict[str, str] = {
     "id": "give every row a non-empty id",
     "timestamp": (
-        "write times as ISO-8601 (e.g. 2026-01-05T13:45:00) or epoch seconds, and drop or "
-        "repair the rows shown"
+        "write times as ISO-8601 (e.g. 2026-01-05T13:45:00), epoch seconds or a compact form "
+        "such as 2026010513, and drop or repair the rows shown"
     ),
-    "binary": "recode the column to 0/1 (e.g. map yes/no or true/false to 1/0)",
+    "binary": "recode the column to 0/1 (yes/no, true/false and y/n are read as 1/0)",
     "nonneg": "use numbers >= 0 (refunds belong in a separate column)",
     "propensity": (
         "propensities are probabilities in (0, 1]; a 0 means the logging policy could never "

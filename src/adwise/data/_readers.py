@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -38,6 +40,64 @@ def detect_format(path: str | Path) -> str:
     return fmt
 
 
+# Delimiters a plain-text table is sniffed for; a comma wins whenever the sniffer is unsure.
+_DELIMITERS = ",;\t|"
+_SNIFF_BYTES = 64 * 1024
+
+
+def _head_text(p: Path) -> str:
+    """The first KBs of a (possibly gzipped) text file, cut at the last complete line."""
+    opener = gzip.open if p.suffix.lower() == ".gz" else open
+    with opener(p, "rb") as fh:
+        raw = fh.read(_SNIFF_BYTES)
+    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if len(raw) == _SNIFF_BYTES and "\n" in text:
+        text = text[: text.rindex("\n") + 1]
+    return text
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """The delimiter of a CSV sample: comma, semicolon, tab or pipe (comma when unsure)."""
+    lines = [ln for ln in sample.splitlines() if ln.strip()]
+    if not lines:
+        return ","
+    try:
+        found = csv.Sniffer().sniff("\n".join(lines[:200]), delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        found = ","
+    # The sniffer can pick a character that only occurs inside values; a real delimiter also
+    # splits the header.
+    if found not in lines[0]:
+        counts = {d: lines[0].count(d) for d in _DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        found = best if counts[best] else ","
+    return found
+
+
+def _check_header(p: Path, header: list[str]) -> None:
+    """Refuse repeated column names, which pandas would silently rename (``clicked.1``)."""
+    seen: set[str] = set()
+    for name in (h.strip() for h in header):
+        if name in seen:
+            raise ContractError(
+                str(p),
+                name,
+                "appears more than once in the header",
+                "give every column a distinct name (a reader would rename the second copy, "
+                "and a model could then use it as a copy of the label)",
+            )
+        seen.add(name)
+
+
+def _read_text_table(p: Path, fmt: str) -> pd.DataFrame:
+    sample = _head_text(p)
+    sep = "\t" if fmt == "tsv" else _sniff_delimiter(sample)
+    first = next(iter(sample.splitlines()), "")
+    if first.strip():
+        _check_header(p, next(csv.reader([first], delimiter=sep)))
+    return pd.read_csv(p, sep=sep, low_memory=False)
+
+
 def parse_mapping(items: Sequence[str] | None) -> dict[str, str]:
     """Parse ``["src=dst", ...]`` (the CLI's ``--map``) into a dict."""
     mapping: dict[str, str] = {}
@@ -60,7 +120,8 @@ def read_table(
     Parameters
     ----------
     path : str or Path
-        A CSV (``.csv``, ``.csv.gz``), TSV, Parquet or JSON Lines file.
+        A CSV (``.csv``, ``.csv.gz``; the delimiter, comma, semicolon, tab or pipe, is
+        sniffed), TSV, Parquet or JSON Lines file.
     fmt : str, optional
         Force a format instead of detecting it from the name.
     mapping : mapping, optional
@@ -72,6 +133,8 @@ def read_table(
     ------
     InputError
         The file does not exist or cannot be parsed; the message names the file.
+    ContractError
+        A column name repeats in the header or after ``mapping``.
     """
     p = Path(path)
     if not p.exists():
@@ -81,7 +144,7 @@ def read_table(
     fmt = fmt or detect_format(p)
     try:
         if fmt in ("csv", "tsv"):
-            df = pd.read_csv(p, sep="\t" if fmt == "tsv" else ",", low_memory=False)
+            df = _read_text_table(p, fmt)
         elif fmt == "parquet":
             df = pd.read_parquet(p)
         elif fmt == "jsonl":
@@ -90,7 +153,7 @@ def read_table(
             raise InputError(f"{p}: unknown format {fmt!r}; use csv, tsv, parquet or jsonl.")
     except pd.errors.EmptyDataError:
         df = pd.DataFrame()
-    except InputError:
+    except InputError:  # ContractError too: the header check names the column itself
         raise
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

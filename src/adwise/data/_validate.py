@@ -15,7 +15,7 @@ import pandas as pd
 from adwise._exceptions import ContractError, InputError, PIIError
 from adwise.data._contract import FIXES, TABLES, ColumnSpec
 
-__all__ = ["find_pii_columns", "parse_timestamps", "validate_table"]
+__all__ = ["as_categorical", "find_pii_columns", "parse_timestamps", "validate_table"]
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
 # International (+CC ...) or grouped national numbers; bare digit runs are ids, not phones.
@@ -40,23 +40,150 @@ def _is_text(s: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)
 
 
-def parse_timestamps(values: pd.Series) -> pd.Series:
-    """Parse ISO-8601 strings, datetimes, or epoch seconds (ms if > 1e11) to naive UTC.
+# Compact all-digit forms, tried in this order for a column whose values all have this many
+# digits; the first format that reads every value as a plausible time wins.
+_COMPACT_FORMATS: dict[int, tuple[str, ...]] = {
+    8: ("%Y%m%d", "%y%m%d%H"),
+    10: ("%Y%m%d%H",),
+    12: ("%Y%m%d%H%M",),
+    14: ("%Y%m%d%H%M%S",),
+}
+# Times outside this window are misread far more often than they are real.
+EARLIEST = pd.Timestamp("1990-01-01")
+
+
+def latest_plausible() -> pd.Timestamp:
+    """One year from now: later timestamps are refused as misread."""
+    return pd.Timestamp.now() + pd.DateOffset(years=1)
+
+
+def _plausible(ts: pd.Series) -> bool:
+    ok = ts.dropna()
+    return bool(len(ok)) and bool(((ok >= EARLIEST) & (ok <= latest_plausible())).all())
+
+
+def _compact_width(values: pd.Series, num: pd.Series) -> int | None:
+    """The digit count shared by every present value, when all are whole numbers; else None."""
+    present = values.notna()
+    if not present.any() or num[present].isna().any():
+        return None
+    if _is_text(values):
+        lengths = values[present].astype(str).str.strip().str.len()
+        if lengths.nunique() != 1:
+            return None
+        return int(lengths.iloc[0])  # a number that is not all digits ("1e5") fails the formats
+    whole = num[present].to_numpy(dtype=float)
+    if not np.all(np.isfinite(whole)) or not np.all(whole == np.floor(whole)) or (whole < 1).any():
+        return None
+    lo, hi = (len(str(int(v))) for v in (whole.min(), whole.max()))
+    return lo if lo == hi else None
+
+
+def _as_digits(values: pd.Series) -> pd.Series:
+    present = values.dropna()
+    if _is_text(present):
+        return present.astype(str).str.strip()
+    return present.astype(np.int64).astype(str)
+
+
+def _compact(values: pd.Series, num: pd.Series) -> pd.Series | None:
+    """Parse a compact digit form (see ``_COMPACT_FORMATS``) when one fits every value."""
+    width = _compact_width(values, num)
+    forms = _COMPACT_FORMATS.get(width or 0, ())
+    if not forms:
+        return None
+    # Try each form on a sample first, so epoch seconds cost no full string parse.
+    sample = _as_digits(values.dropna().iloc[:1000])
+    for form in forms:
+        parsed = pd.to_datetime(sample, format=form, errors="coerce")
+        if parsed.isna().any() or not _plausible(parsed):
+            continue
+        parsed = pd.to_datetime(_as_digits(values), format=form, errors="coerce")
+        if parsed.notna().all() and _plausible(parsed):
+            return parsed.reindex(values.index)
+    return None
+
+
+def _strftime(values: pd.Series, fmt: str) -> pd.Series:
+    text = values.astype("string").str.strip()
+    if pd.api.types.is_float_dtype(values):
+        # Integers read with missing values become floats ("14102100.0"); drop the fraction.
+        whole = values.dropna()
+        if (whole == np.floor(whole)).all():
+            text = values.astype("Int64").astype("string")
+    # utc=True: a pattern with %z gives aware times, which become naive UTC like ISO-8601 ones.
+    out = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+    return out.dt.tz_localize(None)
+
+
+def parse_timestamps(values: pd.Series, fmt: str | None = None) -> pd.Series:
+    """Parse timestamps to naive UTC.
+
+    With ``fmt`` (a strftime pattern such as ``%y%m%d%H``), every value is read with it.
+    Without, accepted forms are datetimes, ISO-8601 strings, compact digit forms
+    (``YYYYMMDD``, ``YYMMDDHH`` as 8 digits, ``YYYYMMDDHH``, ``YYYYMMDDHHMM``,
+    ``YYYYMMDDHHMMSS``; used only when every value reads as a time in 1990 .. now + 1 year)
+    and epoch seconds (milliseconds if > 1e11).
 
     Unparseable values become ``NaT``; the caller decides whether that is an error.
     """
-    if pd.api.types.is_datetime64_any_dtype(values):
+    if pd.api.types.is_datetime64_any_dtype(values):  # already times (Parquet): fmt is moot
         out = pd.to_datetime(values, utc=True)
         return out.dt.tz_localize(None)
+    if fmt:
+        return _strftime(values, fmt)
     num = pd.to_numeric(values, errors="coerce")
     if values.notna().any() and num.notna().sum() == values.notna().sum():
+        compact = _compact(values, num)
+        if compact is not None:
+            return compact
         unit = "ms" if np.nanmax(np.abs(num.to_numpy(dtype=float))) > 1e11 else "s"
         return pd.to_datetime(num, unit=unit, errors="coerce")
     out = pd.to_datetime(values.astype("string"), utc=True, errors="coerce", format="ISO8601")
     return out.dt.tz_localize(None)
 
 
-def _check_column(file: str, spec: ColumnSpec, s: pd.Series) -> pd.Series:
+def _check_timestamps(file: str, col: str, s: pd.Series, fmt: str | None) -> pd.Series:
+    ts = parse_timestamps(s, fmt)
+    example = "e.g. --ts-format %y%m%d%H for 14102100, %d/%m/%Y %H:%M for 21/10/2014 00:00"
+    bad = ts.isna().to_numpy()
+    if bad.any():
+        if fmt:
+            raise _bad(
+                file, col, f"has missing values or values that do not match --ts-format {fmt}",
+                f"check the pattern against the rows shown ({example}), or drop those rows",
+                bad, s,
+            )
+        raise _bad(
+            file, col, "has missing or unparseable timestamps",
+            f"{FIXES['timestamp']}, or pass --ts-format with a strftime pattern ({example})",
+            bad, s,
+        )
+    late = latest_plausible()
+    off = ((ts < EARLIEST) | (ts > late)).to_numpy()
+    if off.any():
+        first = ts[off].iloc[0]
+        raise _bad(
+            file, col,
+            f"has timestamps before 1990-01-01 or after {late:%Y-%m-%d}, which means they were "
+            f"misread (the first shown was read as {str(first)[:16]})",
+            f"pass --ts-format with the pattern of these values ({example}), or repair the rows",
+            off, s,
+        )
+    return ts
+
+
+# Words accepted as labels in 0/1 columns, in any case.
+_BINARY_WORDS = {"true": "1", "false": "0", "yes": "1", "no": "0", "y": "1", "n": "0"}
+
+
+def _check_column(
+    file: str,
+    spec: ColumnSpec,
+    s: pd.Series,
+    ts_format: str | None = None,
+    warnings: list[str] | None = None,
+) -> pd.Series:
     """Return the column converted to its canonical type, or raise ContractError."""
     col, kind, fix = spec.name, spec.kind, FIXES[spec.kind]
     present = s.notna().to_numpy()
@@ -69,17 +196,18 @@ def _check_column(file: str, spec: ColumnSpec, s: pd.Series) -> pd.Series:
     if kind == "text":
         return s.astype("string").astype(object).where(present, None)
     if kind == "timestamp":
-        ts = parse_timestamps(s)
-        bad = ts.isna().to_numpy()
-        if bad.any():
-            problem = "has missing or unparseable timestamps"
-            raise _bad(file, col, problem, fix, bad, s)
-        return ts
-    # numeric kinds: booleans and "true"/"false" are accepted for binary columns
+        return _check_timestamps(file, col, s, ts_format)
+    # numeric kinds: booleans and yes/no, true/false, y/n words are accepted for binary columns
     raw = s
     if kind == "binary" and (pd.api.types.is_bool_dtype(s) or _is_text(s)):
         lowered = s.astype("string").str.strip().str.lower()
-        raw = lowered.map({"true": "1", "false": "0"}).fillna(lowered)
+        raw = lowered.map(_BINARY_WORDS).fillna(lowered)
+        words = sorted(set(lowered.dropna().unique()) & set(_BINARY_WORDS))
+        if words and warnings is not None and not pd.api.types.is_bool_dtype(s):
+            warnings.append(
+                f"{file}: column '{col}' holds the words {', '.join(words)}; read as "
+                "1 (true/yes/y) and 0 (false/no/n)."
+            )
     num = pd.to_numeric(raw, errors="coerce").astype(float)
     unparsable = present & num.isna().to_numpy()
     if unparsable.any():
@@ -104,6 +232,28 @@ def _check_column(file: str, spec: ColumnSpec, s: pd.Series) -> pd.Series:
         if bad.any():
             raise _bad(file, col, "must be in (0, 1]", fix, bad, s)
     return pd.Series(v, index=s.index)
+
+
+def as_categorical(s: pd.Series) -> pd.Series:
+    """Codes as text: whole numbers without a trailing ``.0``, missing values as None."""
+    present = s.notna()
+    if pd.api.types.is_float_dtype(s) and (s[present] == np.floor(s[present])).all():
+        s = s.astype("Int64")
+    return s.astype("string").str.strip().astype(object).where(present, None)
+
+
+def _refuse_case_twins(columns: Iterable[object], file: str) -> None:
+    """Refuse names that differ only by case (``clicked`` and ``CLICKED``)."""
+    seen: dict[str, str] = {}
+    for name in map(str, columns):
+        twin = seen.setdefault(name.lower(), name)
+        if twin != name:
+            raise ContractError(
+                file,
+                name,
+                f"differs from the column '{twin}' only by case",
+                "keep one of them, or give them distinct names",
+            )
 
 
 def find_pii_columns(df: pd.DataFrame, skip: Iterable[str] = (), sample: int = 2000) -> list[str]:
@@ -131,6 +281,9 @@ def validate_table(
     table: str,
     file: str,
     allow_pii: Iterable[str] = (),
+    ts_format: str | None = None,
+    categorical: Iterable[str] = (),
+    warnings: list[str] | None = None,
 ) -> pd.DataFrame:
     """Check ``df`` against the contract of ``table`` and return it with canonical types.
 
@@ -144,6 +297,13 @@ def validate_table(
         Named in every error message.
     allow_pii : iterable of str
         Columns the caller has confirmed may hold e-mail addresses or phone numbers.
+    ts_format : str, optional
+        A strftime pattern (e.g. ``%y%m%d%H``) for the ``ts`` column; without it the forms
+        :func:`parse_timestamps` detects are accepted.
+    categorical : iterable of str
+        Context columns that are codes, not quantities (e.g. integer-coded ids): kept as text.
+    warnings : list of str, optional
+        Receives what was accepted but is worth saying (e.g. yes/no labels read as 1/0).
 
     Raises
     ------
@@ -157,6 +317,7 @@ def validate_table(
         raise ContractError(
             file, None, "has no rows", f"give a file with a header row and at least one {table} row"
         )
+    _refuse_case_twins(df.columns, file)
     missing = [c for c in spec.required if c not in df.columns]
     if missing:
         raise ContractError(
@@ -168,7 +329,19 @@ def validate_table(
     out = df.copy()
     for col in spec.columns:
         if col.name in out.columns:
-            out[col.name] = _check_column(file, col, out[col.name])
+            out[col.name] = _check_column(file, col, out[col.name], ts_format, warnings)
+    for name in dict.fromkeys(categorical):
+        if name not in out.columns:
+            raise InputError(
+                f"{file}: --categorical names {name!r}, which is not a column (the file has: "
+                f"{', '.join(map(str, out.columns[:20]))})."
+            )
+        if spec.column(name) is not None:
+            raise InputError(
+                f"{file}: --categorical {name}: '{name}' is a contract column with its own type; "
+                "declare only context columns (attributes) categorical."
+            )
+        out[name] = as_categorical(out[name])
     all_empty = [c for c in out.columns if out[c].isna().all() and c not in spec.required]
     if all_empty:
         out = out.drop(columns=all_empty)

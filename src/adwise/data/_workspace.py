@@ -3,7 +3,8 @@
 Layout::
 
     DIR/
-      adwise.duckdb     canonical tables events, users, ads (+ _ingests, the ingest log)
+      adwise.duckdb     canonical tables events, users, ads (+ _ingests, the ingest log;
+                        _schema, columns declared categorical; _meta, the data version)
       models/           the model registry (see adwise.registry)
       config.toml       workspace settings, including the HMAC key for pseudonyms
 """
@@ -27,12 +28,12 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from adwise._exceptions import InputError, WorkspaceError
+from adwise._exceptions import ArtifactError, ContractError, InputError, WorkspaceError
 from adwise._version import __version__
 from adwise.data._contract import TABLES
 from adwise.data._privacy import pseudonymise, pseudonymise_series
 from adwise.data._readers import read_table
-from adwise.data._validate import validate_table
+from adwise.data._validate import as_categorical, validate_table
 
 __all__ = ["DEFAULT_WORKSPACE", "IngestReport", "Workspace", "resolve_workspace_path"]
 
@@ -73,6 +74,14 @@ def _pandas_sql_type(s: pd.Series) -> str:
     if pd.api.types.is_datetime64_any_dtype(s):
         return "TIMESTAMP"
     return "VARCHAR"
+
+
+_NUMERIC_SQL = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
+                "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
+
+
+def _is_numeric_sql(typ: str) -> bool:
+    return typ.upper().startswith(_NUMERIC_SQL)
 
 
 def _qi(name: str) -> str:
@@ -209,6 +218,9 @@ class Workspace:
         mapping: Mapping[str, str] | None = None,
         allow_pii: Iterable[str] = (),
         progress: Callable[[int, int], None] | None = None,
+        ts_format: str | None = None,
+        replace: bool = False,
+        categorical: Iterable[str] = (),
     ) -> IngestReport:
         """Validate ``file`` and add its rows to ``table`` in one transaction.
 
@@ -216,10 +228,22 @@ class Workspace:
         the file has none, a hash of the row's content); users and ads by their id, and a newer
         row for an existing id replaces the stored one.
 
+        Parameters
+        ----------
+        ts_format : str, optional
+            strftime pattern of the ``ts`` column (e.g. ``%y%m%d%H``).
+        replace : bool
+            Events whose key is already stored are replaced by the file's rows (users and ads
+            always are).
+        categorical : iterable of str
+            Context columns to store as text codes. The declaration is remembered, so later
+            ingests keep it; a column stored as numbers before is converted.
+
         Raises
         ------
         ContractError
-            The file breaks the contract; nothing of it is stored.
+            The file breaks the contract, or a column changed type or case against the stored
+            table; nothing of it is stored.
         """
         if table not in TABLES:
             raise InputError(f"--table must be one of: {', '.join(TABLES)}; got {table!r}.")
@@ -227,9 +251,19 @@ class Workspace:
         step = _Steps(progress, 4)
         df = read_table(file, mapping=mapping)
         step()
-        df = validate_table(df, table, name, allow_pii=allow_pii)
-        step()
+        categorical = list(dict.fromkeys(categorical))
+        remembered = [c for c in self.categorical_columns(table) if c in df.columns]
         warnings: list[str] = []
+        df = validate_table(
+            df,
+            table,
+            name,
+            allow_pii=allow_pii,
+            ts_format=ts_format,
+            categorical=[*categorical, *remembered],
+            warnings=warnings,
+        )
+        step()
         if table == "events" and "event_id" not in df.columns:
             df.insert(0, "event_id", _content_keys(df))
             # Identical rows without an id are one event logged twice.
@@ -240,11 +274,12 @@ class Workspace:
             warnings += self._unknown_reference_warnings(df)
         step()
         sha = _sha256(Path(file))
-        added, updated = self._write(df, table, name, sha)
+        new_categorical = [c for c in categorical if c not in self.categorical_columns(table)]
+        added, updated = self._write(df, table, name, sha, replace, new_categorical)
         step()
         rep = IngestReport(name, table, len(df), added, updated, warnings)
-        for w in warnings:
-            log.warning(w)
+        for w in warnings:  # the report carries them; callers decide how loudly to say them
+            log.info(w)
         return rep
 
     def _unknown_reference_warnings(self, df: pd.DataFrame) -> list[str]:
@@ -264,42 +299,184 @@ class Workspace:
                     )
         return out
 
-    def _write(self, df: pd.DataFrame, table: str, file: str, sha: str) -> tuple[int, int]:
+    def _write(
+        self,
+        df: pd.DataFrame,
+        table: str,
+        file: str,
+        sha: str,
+        replace: bool = False,
+        new_categorical: Iterable[str] = (),
+    ) -> tuple[int, int]:
         spec = TABLES[table]
         with self.connect() as con:
+            _ensure_meta_tables(con)
             con.execute("BEGIN TRANSACTION")
             try:
-                existing = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
-                for col in df.columns:
-                    if col not in existing:
-                        typ = _pandas_sql_type(df[col])
-                        con.execute(f"ALTER TABLE {table} ADD COLUMN {_qi(col)} {typ}")
+                for col in new_categorical:
+                    con.execute("INSERT INTO _schema VALUES (?, ?, 'categorical')", [table, col])
+                df = _align_with_stored(con, df, table, file, set(new_categorical))
                 con.register("incoming", df)
                 before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 key = _qi(spec.key)
-                updated = 0
-                if table == "events":
-                    con.execute(
-                        f"INSERT INTO {table} BY NAME SELECT * FROM incoming i WHERE NOT EXISTS "
-                        f"(SELECT 1 FROM {table} t WHERE t.{key} = i.{key})"
-                    )
-                else:
-                    updated = con.execute(
-                        f"SELECT count(*) FROM incoming i JOIN {table} t ON t.{key} = i.{key}"
-                    ).fetchone()[0]
-                    con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM incoming)")
-                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                updated = changed = 0
+                try:
+                    if table == "events" and not replace:
+                        con.execute(
+                            f"INSERT INTO {table} BY NAME SELECT * FROM incoming i WHERE NOT "
+                            f"EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = i.{key})"
+                        )
+                    else:
+                        updated = con.execute(
+                            f"SELECT count(*) FROM incoming i JOIN {table} t ON t.{key} = i.{key}"
+                        ).fetchone()[0]
+                        # Rows replaced by identical ones change nothing a model learnt from.
+                        cols = ", ".join(_qi(c) for c in df.columns)
+                        changed = con.execute(
+                            f"SELECT count(*) FROM (SELECT {cols} FROM incoming EXCEPT "
+                            f"SELECT {cols} FROM {table})"
+                        ).fetchone()[0]
+                        con.execute(
+                            f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM incoming)"
+                        )
+                        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                except duckdb.ConversionException as exc:
+                    # A type change the checks above do not name (e.g. text into a stored
+                    # timestamp column): still the file's fault, not a crash.
+                    first = str(exc).strip().splitlines()[0]
+                    raise ContractError(
+                        file,
+                        None,
+                        f"does not fit the columns stored in {table} by earlier ingests ({first})",
+                        "give the columns the types of earlier files, or empty the table with "
+                        f"`adwise workspace drop {table} --yes` and ingest again",
+                    ) from exc
                 after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 con.execute(
                     "INSERT INTO _ingests VALUES (?, ?, ?, ?, ?, now())",
                     [file, table, sha, len(df), after - before],
                 )
+                if after != before or changed or new_categorical:
+                    _bump_data_version(con)
                 con.unregister("incoming")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return after - before, updated
+
+    # ------------------------------------------------------------------ corrections
+    def categorical_columns(self, table: str) -> list[str]:
+        """Columns of ``table`` declared categorical (``--categorical``) by earlier ingests."""
+        with self.connect(read_only=True) as con:
+            if not _has_table(con, "_schema"):
+                return []
+            rows = con.execute(
+                "SELECT col FROM _schema WHERE tbl = ? AND kind = 'categorical' ORDER BY col",
+                [table],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def drop(self, table: str) -> int:
+        """Empty ``table``: its rows, its added columns and their declarations go.
+
+        Returns the number of rows removed. The table is recreated with its contract columns,
+        so the next ingest may bring columns of other types.
+        """
+        spec = _table_spec(table)
+        with self.connect() as con:
+            _ensure_meta_tables(con)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                con.execute(f"DROP TABLE {table}")
+                cols = ", ".join(f"{_qi(c.name)} {c.sql_type}" for c in spec.columns)
+                con.execute(f"CREATE TABLE {table} ({cols})")
+                con.execute("DELETE FROM _schema WHERE tbl = ?", [table])
+                _bump_data_version(con)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return int(n)
+
+    def delete(self, table: str, where: str) -> int:
+        """Delete the rows of ``table`` matching the SQL condition ``where``, in a transaction.
+
+        Returns how many rows were deleted. User ids are stored pseudonymised; compare with
+        :meth:`pseudonym` of the raw id.
+
+        Raises
+        ------
+        InputError
+            The condition is not valid SQL on this table.
+        """
+        _table_spec(table)
+        cond = where.strip()
+        if not cond or ";" in cond:
+            raise InputError(
+                f"--where must be one SQL condition on {table}, e.g. \"ts < '2026-01-01'\" "
+                f"(no ';'); got {where!r}."
+            )
+        with self.connect() as con:
+            _ensure_meta_tables(con)
+            cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+            con.execute("BEGIN TRANSACTION")
+            try:
+                try:
+                    n = con.execute(f"SELECT count(*) FROM {table} WHERE ({cond})").fetchone()[0]
+                    con.execute(f"DELETE FROM {table} WHERE ({cond})")
+                except duckdb.Error as exc:
+                    first = str(exc).strip().splitlines()[0]
+                    raise InputError(
+                        f"--where {where!r} is not a valid condition on {table}: {first}. "
+                        f"Columns: {', '.join(cols)}."
+                    ) from exc
+                if n:
+                    _bump_data_version(con)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return int(n)
+
+    def data_version(self) -> int:
+        """A counter raised by every change of the stored data (ingest, drop, delete)."""
+        with self.connect(read_only=True) as con:
+            if not _has_table(con, "_meta"):
+                return 0
+            row = con.execute("SELECT value FROM _meta WHERE key = 'data_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def stale_models(self) -> list[dict[str, str]]:
+        """Promoted models trained on data that has changed since.
+
+        A model is stale when the ``data_fingerprint`` in its metadata differs from
+        :meth:`fingerprint` now. Each entry names the model and the command that retrains it.
+        """
+        now = self.fingerprint("events")
+        reg = self.registry
+        out = []
+        for cap in reg.capabilities():
+            version = reg.current(cap)
+            if version is None:
+                continue
+            try:
+                trained_on = reg.get(cap, version).metadata.get("data_fingerprint")
+            except ArtifactError:  # a damaged model is reported where it is loaded
+                continue
+            if trained_on and trained_on != now:
+                command = cap.split("-")[0].split("_")[0]
+                out.append(
+                    {
+                        "model": cap,
+                        "version": version,
+                        "trained_on": trained_on,
+                        "data_now": now,
+                        "retrain": f"adwise {command} train",
+                    }
+                )
+        return out
 
     # ------------------------------------------------------------------ summary
     def info(self) -> dict[str, Any]:
@@ -322,15 +499,24 @@ class Workspace:
                 distinct_ads=int(row["ads"]),
             )
         out["models"] = sorted(p.name for p in self.models_dir.iterdir() if p.is_dir())
+        out["categorical"] = {t: cols for t in TABLES if (cols := self.categorical_columns(t))}
+        out["data_version"] = self.data_version()
+        out["stale_models"] = self.stale_models()
         return out
 
     def fingerprint(self, table: str = "events") -> str:
-        """A short fingerprint of a table's content (row count + key hash), for metadata."""
+        """A short fingerprint of a table's content, for model metadata.
+
+        Row count + key hash, and the :meth:`data_version` once the data has changed after
+        the first ingests, so that replaced rows or changed users and ads count too.
+        """
         spec = TABLES[table]
         row = self.query(
             f"SELECT count(*) AS n, coalesce(sum(hash({_qi(spec.key)})), 0) AS h FROM {table}"
         ).iloc[0]
-        return f"{table}:{int(row['n'])}:{int(row['h']) & 0xFFFFFFFFFFFF:012x}"
+        fp = f"{table}:{int(row['n'])}:{int(row['h']) & 0xFFFFFFFFFFFF:012x}"
+        version = self.data_version()
+        return f"{fp}:v{version}" if version else fp
 
     @property
     def registry(self):
@@ -338,6 +524,91 @@ class Workspace:
         from adwise.registry import Registry
 
         return Registry(self.models_dir)
+
+
+def _table_spec(table: str):
+    if table not in TABLES:
+        raise InputError(f"unknown table {table!r}; use one of: {', '.join(TABLES)}.")
+    return TABLES[table]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchone()[0]
+    )
+
+
+def _ensure_meta_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the declaration and version tables (workspaces made before them lack them)."""
+    con.execute("CREATE TABLE IF NOT EXISTS _schema (tbl VARCHAR, col VARCHAR, kind VARCHAR)")
+    con.execute("CREATE TABLE IF NOT EXISTS _meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+
+
+def _bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "INSERT INTO _meta VALUES ('data_version', '1') ON CONFLICT (key) DO UPDATE SET "
+        "value = CAST(CAST(_meta.value AS BIGINT) + 1 AS VARCHAR)"
+    )
+
+
+def _align_with_stored(
+    con: duckdb.DuckDBPyConnection,
+    df: pd.DataFrame,
+    table: str,
+    file: str,
+    to_text: set[str],
+) -> pd.DataFrame:
+    """Fit the incoming columns to the stored table, or refuse a change of name case or type.
+
+    New columns are added; columns in ``to_text`` (newly declared categorical) are converted
+    to text in the table too. A column stored as numbers that now holds text is refused.
+    """
+    stored = {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+    by_lower = {c.lower(): c for c in stored}
+    for col in df.columns:
+        typ = stored.get(col)
+        if typ is None:
+            twin = by_lower.get(col.lower())
+            if twin is not None:
+                raise ContractError(
+                    file,
+                    col,
+                    f"differs from the stored column '{twin}' only by case",
+                    f"rename it with --map {col}={twin}, or empty the table with "
+                    f"`adwise workspace drop {table} --yes` and ingest again",
+                )
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {_qi(col)} {_pandas_sql_type(df[col])}")
+            continue
+        if TABLES[table].column(col) is not None:
+            continue  # contract columns are typed by validation
+        s = df[col]
+        if col in to_text and typ.upper() != "VARCHAR":
+            con.execute(f"ALTER TABLE {table} ALTER COLUMN {_qi(col)} TYPE VARCHAR")
+            typ = "VARCHAR"
+        if typ.upper() == "VARCHAR" and not (pd.api.types.is_object_dtype(s) or
+                                             pd.api.types.is_string_dtype(s)):
+            df[col] = as_categorical(s)
+        elif _is_numeric_sql(typ) and not pd.api.types.is_numeric_dtype(s):
+            num = pd.to_numeric(s, errors="coerce")
+            text = (s.notna() & num.isna()).to_numpy()
+            if text.any():
+                idx = np.flatnonzero(text)
+                raise ContractError(
+                    file,
+                    col,
+                    f"held numbers ({typ}) in earlier ingests but now holds text",
+                    f"correct the rows shown, or pass --categorical {col} to store the column "
+                    "as text codes from now on (the stored numbers are converted)",
+                    rows=[(int(i), s.iloc[i]) for i in idx[:5]],
+                    n_bad=len(idx),
+                )
+            df[col] = num
+        elif typ.upper() in ("BIGINT", "INTEGER") and pd.api.types.is_float_dtype(s):
+            # Whole numbers before, fractions now: widen rather than round on insert.
+            con.execute(f"ALTER TABLE {table} ALTER COLUMN {_qi(col)} TYPE DOUBLE")
+    return df
 
 
 class _Steps:
