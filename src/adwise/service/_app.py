@@ -20,6 +20,7 @@ from adwise._exceptions import (
     DependencyUnavailableError,
     InputError,
     NotFittedError,
+    WorkspaceBusyError,
 )
 from adwise._plugins import discover, load_ref
 from adwise._version import __version__
@@ -78,7 +79,13 @@ _ERRORS: dict[int | str, dict] = {
     403: {"model": ErrorBody, "description": "The key's scope does not allow this route"},
     404: {"model": ErrorBody, "description": "No promoted model, or unknown id"},
     413: {"model": ErrorBody, "description": "Request body over the service's limit"},
+    503: {"model": ErrorBody, "description": "The workspace is busy (another process writes "
+          "it; retry after Retry-After seconds) or the model cannot be loaded"},
 }
+
+# Seconds a client should wait before retrying a request refused because another process
+# holds the workspace database (an ingest or training run, typically seconds to minutes).
+_BUSY_RETRY_AFTER_S = 5
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -89,6 +96,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ModelNotFoundError)
     async def _model_missing(_: Request, exc: ModelNotFoundError) -> JSONResponse:
         return _error(404, str(exc))
+
+    @app.exception_handler(WorkspaceBusyError)
+    async def _busy(_: Request, exc: WorkspaceBusyError) -> JSONResponse:
+        return _error(503, str(exc), {"Retry-After": str(_BUSY_RETRY_AFTER_S)})
 
     @app.exception_handler(InputError)
     async def _bad_input(_: Request, exc: InputError) -> JSONResponse:
