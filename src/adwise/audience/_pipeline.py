@@ -19,6 +19,7 @@ from adwise.audience._rfm import rfm_features
 from adwise.audience._segment import Segmenter, describe_segments
 from adwise.audience._tabular import TabularEncoder
 from adwise.audience._uplift import UpliftClassifier, check_binary, select_targets
+from adwise.data import write_csv
 
 __all__ = [
     "export_segments",
@@ -271,7 +272,7 @@ def export_segments(ws: Any, out: str | Path, version: str | None = None) -> dic
             f"refusing to export: every segment has fewer than {min_size} users (the workspace's"
             " min_segment_size); segment into fewer groups or ingest more users."
         )
-    pd.DataFrame({"user_id": keep.index, "segment": keep.to_numpy()}).to_csv(out, index=False)
+    write_csv(pd.DataFrame({"user_id": keep.index, "segment": keep.to_numpy()}), out)
     return {
         "file": str(out),
         "rows": len(keep),

@@ -178,6 +178,7 @@ def predict(
 ) -> None:
     """Score events with the promoted model: p_click, p_convert, expected value (+ reasons)."""
     from adwise.behavior._pipeline import load_predictor, read_plain
+    from adwise.data import write_csv
 
     ws = open_workspace(workspace)
     pred = load_predictor(ws)
@@ -204,7 +205,7 @@ def predict(
         if out.suffix.lower() in (".parquet", ".pq"):
             res.to_parquet(out, index=False)
         else:
-            res.to_csv(out, index=False)
+            write_csv(res, out)
     if json_:
         emit_json({"version": pred.version, "rows": len(res),
                    "predictions": res.head(1000).to_dict(orient="records"),

@@ -4,6 +4,7 @@ It imports no capability.
 """
 
 from adwise.data._contract import TABLES, ColumnSpec, TableSpec
+from adwise.data._export import csv_safe, write_csv
 from adwise.data._privacy import pseudonymise, pseudonymise_series
 from adwise.data._readers import detect_format, parse_mapping, read_table
 from adwise.data._synth import SyntheticWorld, Truth, generate_world, load_truth, write_world
@@ -24,6 +25,7 @@ __all__ = [
     "TableSpec",
     "Truth",
     "Workspace",
+    "csv_safe",
     "detect_format",
     "find_pii_columns",
     "generate_world",
@@ -35,5 +37,6 @@ __all__ = [
     "read_table",
     "resolve_workspace_path",
     "validate_table",
+    "write_csv",
     "write_world",
 ]
