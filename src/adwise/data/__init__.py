@@ -8,7 +8,14 @@ from adwise.data._export import csv_safe, write_csv
 from adwise.data._privacy import pseudonymise, pseudonymise_series
 from adwise.data._readers import detect_format, parse_mapping, read_table
 from adwise.data._synth import SyntheticWorld, Truth, generate_world, load_truth, write_world
-from adwise.data._validate import find_pii_columns, parse_timestamps, validate_table
+from adwise.data._validate import (
+    PIIFinding,
+    find_pii,
+    find_pii_columns,
+    mask_pii,
+    parse_timestamps,
+    validate_table,
+)
 from adwise.data._workspace import (
     DEFAULT_WORKSPACE,
     IngestReport,
@@ -21,15 +28,18 @@ __all__ = [
     "TABLES",
     "ColumnSpec",
     "IngestReport",
+    "PIIFinding",
     "SyntheticWorld",
     "TableSpec",
     "Truth",
     "Workspace",
     "csv_safe",
     "detect_format",
+    "find_pii",
     "find_pii_columns",
     "generate_world",
     "load_truth",
+    "mask_pii",
     "parse_mapping",
     "parse_timestamps",
     "pseudonymise",

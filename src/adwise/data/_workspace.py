@@ -293,8 +293,13 @@ class Workspace:
         ts_format: str | None = None,
         replace: bool = False,
         categorical: Iterable[str] = (),
+        scrub_pii: bool = False,
     ) -> IngestReport:
         """Validate ``file`` and add its rows to ``table`` in one transaction.
+
+        Personal data (e-mail addresses, phone numbers, IP addresses, card numbers) in any
+        column but ``user_id`` refuses the file, unless the column is in ``allow_pii`` or
+        ``scrub_pii`` masks it inside the text (``[email]``, ...).
 
         Re-ingesting rows already present adds none: events are keyed by ``event_id`` (or, when
         the file has none, a hash of the row's content); users and ads by their id, and a newer
@@ -310,6 +315,8 @@ class Workspace:
         categorical : iterable of str
             Context columns to store as text codes. The declaration is remembered, so later
             ingests keep it; a column stored as numbers before is converted.
+        scrub_pii : bool
+            Mask personal data inside text columns instead of refusing the file.
 
         Raises
         ------
@@ -334,6 +341,7 @@ class Workspace:
             ts_format=ts_format,
             categorical=[*categorical, *remembered],
             warnings=warnings,
+            scrub_pii=scrub_pii,
         )
         step()
         if table == "events" and "event_id" not in df.columns:
