@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,7 +40,7 @@ from adwise.service._middleware import (
 from adwise.service._routes import service_router
 from adwise.service._state import ModelNotFoundError, ServiceState
 
-__all__ = ["ServiceSettings", "create_app", "effective_routes"]
+__all__ = ["ServiceSettings", "app_from_env", "create_app", "effective_routes"]
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +277,30 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics, route_table=lambda: _route_table(app))
     return app
+
+
+SERVE_ENV = "ADWISE_SERVE_CONFIG"
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process of ``adwise serve --workers N``.
+
+    uvicorn starts each worker from an import string, so the workspace and settings travel in
+    ``$ADWISE_SERVE_CONFIG`` (JSON: ``{"workspace": path, "settings": {...}}``); each worker
+    loads the models once, at its start.
+    """
+    cfg = json.loads(os.environ[SERVE_ENV])
+    fields = dict(cfg.get("settings", {}))
+    if "generation_prefixes" in fields:
+        fields["generation_prefixes"] = tuple(fields["generation_prefixes"])
+    return create_app(cfg["workspace"], ServiceSettings(**fields))
+
+
+def serve_env(workspace: Workspace, settings: ServiceSettings) -> str:
+    """The ``$ADWISE_SERVE_CONFIG`` value :func:`app_from_env` reads."""
+    fields = {k: list(v) if isinstance(v, tuple) else v
+              for k, v in dataclasses.asdict(settings).items()}
+    return json.dumps({"workspace": str(workspace.path), "settings": fields})
 
 
 def effective_routes(app: FastAPI) -> list:
