@@ -165,3 +165,13 @@ def test_read_and_write_connections_in_one_process_wait_for_each_other(tmp_path)
         t.start()
         assert ws.row_counts()["users"] == 0
         t.join()
+
+
+def test_init_on_a_file_is_a_workspace_error(tmp_path, capsys):
+    f = tmp_path / "dup.csv"
+    f.write_text("a,b\n1,2\n")
+    assert main(["init", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "dup.csv: this is a file, not a folder; give `adwise init` a new or empty folder." \
+        in err
+    assert "Traceback" not in err and f.read_text() == "a,b\n1,2\n"

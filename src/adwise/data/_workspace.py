@@ -137,6 +137,10 @@ class Workspace:
         if (p / _CONFIG).exists():
             _warn_if_not_private(p)
             return cls(p)
+        if p.exists() and not p.is_dir():
+            raise WorkspaceError(
+                f"{p}: this is a file, not a folder; give `adwise init` a new or empty folder."
+            )
         if p.exists() and any(p.iterdir()):
             raise WorkspaceError(
                 f"{p}: the folder exists and is not an adwise workspace; choose an empty or new "
