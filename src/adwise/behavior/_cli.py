@@ -188,9 +188,14 @@ def predict(
     frame = read_plain(input_file)
     if len(frame) == 0:
         raise InputError(f"{input_file}: the file has no rows.")
+    given = None
     if raw_ids and "user_id" in frame.columns:
+        given = frame["user_id"].to_numpy(copy=True)
         frame["user_id"] = ws.pseudonyms(frame["user_id"].astype(str))
     res = frame[[c for c in ("event_id", "user_id", "ad_id") if c in frame.columns]].copy()
+    if given is not None:  # answer with the ids as given: a pseudonym beside its raw id helps
+        res["user_id"] = given  # whoever tries to guess the key
+
     res["p_click"] = pred.predict_ctr(frame)
     cvr = pred.predict_cvr(frame)
     if cvr is not None:
