@@ -70,7 +70,10 @@ def test_missing_key_is_a_workspace_error_naming_the_file(tmp_path):
         _ = Workspace.open(ws.path).hmac_key
 
 
-def test_open_warns_when_folder_or_key_files_are_readable_by_others(tmp_path, caplog):
+def test_open_warns_when_folder_or_key_files_are_readable_by_others(tmp_path, caplog,
+                                                                    monkeypatch):
+    # a CLI test before this one may have stopped adwise records from reaching caplog's handler
+    monkeypatch.setattr(logging.getLogger("adwise"), "propagate", True)
     ws = Workspace.init(tmp_path / "ws")
     with caplog.at_level(logging.WARNING, logger="adwise"):
         Workspace.open(ws.path)
