@@ -61,6 +61,18 @@ def router(state: Any):
 
     r = APIRouter(tags=["delivery"])
 
+    def load(ws: Any) -> Any:
+        """The delivery model, with what a request looks up built now (the planner, the id
+        indexes of the recommender and its components) by ranking for one user, so the first
+        request does not pay for it."""
+        d = load_delivery(ws)
+        users = getattr(d.recommender, "users_", ())
+        if len(users):
+            recommend(ws, [str(users[0])], k=1, delivery=d, raw_ids=False)
+        return d
+
+    state.register("delivery", load)  # loaded when the service starts
+
     def run(req: RecommendRequest, d: Any) -> RecommendResponse:
         ctx: dict[str, Any] = {"progress": req.progress}
         if req.placement:
@@ -75,7 +87,7 @@ def router(state: Any):
         frequency caps and budget pacing, and a per-ad breakdown."""
         d = state.cached("delivery")
         if d is None:  # a version to load: never on the event loop
-            d = await run_in_threadpool(state.model, "delivery", load_delivery)
+            d = await run_in_threadpool(state.model, "delivery", load)
         per_user = len(req.candidates) if req.candidates else _RECOMMENDER_CANDIDATES
         if len(req.users) * per_user <= _INLINE_ROWS:
             return run(req, d)
