@@ -424,15 +424,19 @@ def find_pii(df: pd.DataFrame, skip: Iterable[str] = (), sample: int = 20_000
     for col in df.columns:
         if col in skip:
             continue
-        vals = _text_values(df[col])
+        s = df[col]
+        if not (_is_text(s) or pd.api.types.is_integer_dtype(s)):
+            continue
+        # sample before converting anything: a large column costs what the sample costs
+        pos = np.flatnonzero(s.notna().to_numpy())
+        total = len(pos)
+        if total > sample:
+            pos = pos[(np.arange(sample) * (total / sample)).astype(int)]
+        sub = s.iloc[pos]
+        sub.index = pos  # row numbers of the file, for the examples
+        vals = _text_values(sub)
         if vals is None or vals.empty:
             continue
-        total = int(df[col].notna().sum())
-        positions = np.flatnonzero(df.index.isin(vals.index)) if len(vals) < len(df) else None
-        if len(vals) > sample:
-            step = len(vals) / sample
-            vals = vals.iloc[(np.arange(sample) * step).astype(int)]
-            positions = None
         bare = _bare_cards_count(vals)
         uniq = pd.unique(vals.to_numpy())
         hits = {u: m for u in uniq if (m := _matches(u, bare))}
@@ -444,10 +448,8 @@ def find_pii(df: pd.DataFrame, skip: Iterable[str] = (), sample: int = 20_000
             for k in {k for k, _, _ in hits[v]}:
                 kinds[_KINDS[k]] = kinds.get(_KINDS[k], 0) + 1
         where = np.flatnonzero(matched)[:5]
-        row_of = df.index.get_indexer(vals.index[where]) if positions is None else \
-            positions[where]
-        examples = [(int(r), _mask(vals.iloc[i], hits[vals.iloc[i]]))
-                    for r, i in zip(row_of, where, strict=True)]
+        examples = [(int(vals.index[i]), _mask(vals.iloc[i], hits[vals.iloc[i]]))
+                    for i in where]
         found.append(PIIFinding(str(col), dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
                                 int(matched.sum()), min(total, sample), total, examples))
     return found
