@@ -1,18 +1,22 @@
 """Latency and throughput of `adwise serve` under load on loopback.
 
-A real `adwise serve` (uvicorn, one process) serves a synthetic workspace with trained models;
-this process drives it with a lean asyncio HTTP/1.1 keep-alive client at a fixed arrival rate
-(open loop: requests are sent on schedule whether or not earlier ones finished, so queueing
-shows up in the tail),
-then at full speed (closed loop, fixed concurrency). Bounded: a fixed number of requests and a
-time cap per scenario.
+A real `adwise serve` (uvicorn, `--workers N` processes) serves a synthetic workspace with trained
+models; this process drives it with a lean asyncio HTTP/1.1 keep-alive client. For each scenario
+and worker count: first the throughput at saturation (closed loop: `--concurrency` clients send
+as fast as they are answered), then the latency at 50 % of that throughput (open loop: requests
+are sent on schedule whether or not earlier ones finished, so queueing shows up in the tail;
+latency counts from the scheduled send time), and at any fixed `--rates`. The machine's 1-minute
+load average is printed beside each measurement (other jobs on the CPUs change everything).
+Bounded: a fixed number of requests and a time cap per measurement.
 
 Scenarios (each skipped, and said so, when its capability router is not installed):
-  rank     POST /v1/delivery/recommend  one user, 100 candidate ads
-  score    POST /v1/behavior/predict    a batch of 100 events
-  auth     GET  /v1/whoami              the service's own overhead (auth, metrics, routing)
+  recommend POST /v1/delivery/recommend  one user, the recommender proposes candidates, top 5
+  rank      POST /v1/delivery/recommend  one user, 100 candidate ads, top 10
+  score     POST /v1/behavior/predict    a batch of 100 events
+  auth      GET  /v1/whoami              the service's own overhead (auth, metrics, routing)
 
-Run: .venv/bin/python benchmarks/serve.py [--rates 200,20] [--requests 1000]
+Run: .venv/bin/python benchmarks/serve.py [--scenarios recommend,rank] [--workers 1,2]
+     [--rates 100] [--requests 1000]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -204,11 +209,14 @@ def scenarios(spec: dict, world: Path) -> list[tuple[str, str, str, dict | None,
     user = str(events["user_id"].iloc[0])
     out = []
     if "/v1/delivery/recommend" in paths:
+        out.append(("recommend", "POST", "/v1/delivery/recommend", {"users": [user], "k": 5},
+                    "one user, recommender's candidates, top 5"))
         body = {"users": [user], "candidates": ads, "k": 10}
         out.append(("rank", "POST", "/v1/delivery/recommend", body,
                     f"one user, {len(ads)} candidate ads, top 10"))
     else:
-        out.append(("rank", "", "", None, "not benchmarked: no delivery router in this checkout"))
+        out.append(("recommend", "", "", None, "not benchmarked: no delivery router"))
+        out.append(("rank", "", "", None, "not benchmarked: no delivery router"))
     if "/v1/behavior/predict" in paths:
         rows = events.head(100)
         body = {"events": [{"user_id": str(u), "ad_id": str(a), "placement": str(p),
@@ -222,33 +230,46 @@ def scenarios(spec: dict, world: Path) -> list[tuple[str, str, str, dict | None,
     return out
 
 
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rates", default="200,20",
-                    help="Open-loop arrival rates (req/s), comma-separated.")
+    ap.add_argument("--scenarios", default="recommend,rank,score,auth")
+    ap.add_argument("--workers", default="1", help="Worker counts to compare, e.g. 1,2.")
+    ap.add_argument("--rates", default="",
+                    help="Fixed open-loop arrival rates (req/s), comma-separated, measured "
+                         "besides 50 %% of saturation.")
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--cap-seconds", type=float, default=5.0)
     ap.add_argument("--closed-seconds", type=float, default=5.0)
-    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--users", type=int, default=3000)
     ap.add_argument("--ads", type=int, default=200)
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--out", type=Path, default=None, help="Write the markdown table here.")
     args = ap.parse_args()
+    wanted = set(args.scenarios.split(","))
+    worker_counts = [int(x) for x in args.workers.split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="adwise-serve-bench-"))
     t = time.perf_counter()
     world, ws, trained = build_workspace(tmp, args.users, args.ads, args.days)
-    print(f"workspace ready in {time.perf_counter() - t:.0f} s; trained: {trained}")
+    print(f"workspace ready in {time.perf_counter() - t:.0f} s; trained: {trained}; "
+          f"{os.cpu_count()} CPUs, load average {load1():.2f}")
     key = json.loads(sh("keys", "create", "--name", "bench", "--workspace", str(ws),
                         "--json"))["key"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     rows = []
 
-    def start_server() -> tuple[subprocess.Popen, int]:
+    def start_server(workers: int = 1) -> tuple[subprocess.Popen, int]:
         port = free_port()
-        proc = subprocess.Popen([*ADWISE, "serve", "--port", str(port), "--workspace", str(ws)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        more = ["--workers", str(workers)] if workers > 1 else []  # older checkouts: no flag
+        proc = subprocess.Popen([*ADWISE, "serve", "--port", str(port), "--workspace", str(ws),
+                                 *more],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
         for _ in range(300):
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -258,21 +279,31 @@ def main() -> None:
         raise RuntimeError("adwise serve did not start")
 
     def stop_server(proc: subprocess.Popen) -> None:
-        proc.kill()  # a fresh server per measurement: no backlog carried over
+        os.killpg(proc.pid, signal.SIGKILL)  # the workers too; a fresh server per measurement
         proc.wait(10)
 
     async def measure(port: int, raw: bytes, kind: str, rate: float = 0.0):
-        pool = Pool("127.0.0.1", port, 64)
+        pool = Pool("127.0.0.1", port, args.concurrency)
         try:
-            for _ in range(20):  # warm-up: load the model, open connections
-                status, text = await pool.request(raw)
-            if status != 200:
-                return None, f"warm-up got {status} {text[:200]!r}"
+            # warm-up: load the model in every worker, open connections
+            warm = await asyncio.gather(*(pool.request(raw) for _ in range(4 * args.concurrency)))
+            bad = [(st, text) for st, text in warm if st != 200]
+            if bad:
+                return None, f"warm-up got {bad[0][0]} {bad[0][1][:200]!r}"
             if kind == "closed":
                 return await closed_loop(pool, raw, args.concurrency, args.closed_seconds), ""
             return await open_loop(pool, raw, rate, args.requests, args.cap_seconds), ""
         finally:
             pool.close()
+
+    def run(workers: int, raw: bytes, kind: str, rate: float = 0.0):
+        proc, port = start_server(workers)
+        try:
+            before = load1()
+            out, problem = asyncio.run(measure(port, raw, kind, rate))
+            return out, problem, max(before, load1())
+        finally:
+            stop_server(proc)
 
     proc, port = start_server()
     try:
@@ -280,42 +311,42 @@ def main() -> None:
     finally:
         stop_server(proc)
     for name, method, path, body, what in scenarios(spec, world):
+        if name not in wanted:
+            continue
         if not path:
             rows.append((name, what, None))
             continue
         raw = raw_request(method, path, body, key)
-        proc, port = start_server()
-        try:
-            closed, problem = asyncio.run(measure(port, raw, "closed"))
-        finally:
-            stop_server(proc)
-        if closed is None:
-            rows.append((name, f"{what}: {problem}", None))
-            continue
-        clat, cerr, crps = closed
-        for rate in [float(x) for x in args.rates.split(",")]:
-            proc, port = start_server()
-            try:
-                (lat, err, rps), _ = asyncio.run(measure(port, raw, "open", rate))
-            finally:
-                stop_server(proc)
-            rows.append((name, what, dict(
-                rate=rate, n=len(lat), p50=np.percentile(lat, 50) * 1e3,
-                p99=np.percentile(lat, 99) * 1e3, rps=rps, errors=err, max_rps=crps,
-                max_p99=np.percentile(clat, 99) * 1e3, max_errors=cerr)))
+        for workers in worker_counts:
+            closed, problem, cload = run(workers, raw, "closed")
+            if closed is None:
+                rows.append((name, f"{what}: {problem}", None))
+                continue
+            clat, cerr, crps = closed
+            rates = [crps / 2] + [float(x) for x in args.rates.split(",") if x]
+            for rate in rates:
+                (lat, err, rps), _, oload = run(workers, raw, "open", rate)
+                rows.append((name, what, dict(
+                    workers=workers, sat=crps, sat_p99=np.percentile(clat, 99) * 1e3,
+                    sat_errors=cerr, sat_load=cload, rate=rate, n=len(lat),
+                    p50=np.percentile(lat, 50) * 1e3, p99=np.percentile(lat, 99) * 1e3,
+                    rps=rps, errors=err, load=oload)))
+                print(f"{name} workers={workers}: saturation {crps:.0f} req/s (load {cload:.1f});"
+                      f" at {rate:.0f} req/s p50 {rows[-1][2]['p50']:.1f} ms p99 "
+                      f"{rows[-1][2]['p99']:.1f} ms, {err} errors (load {oload:.1f})")
 
-    head = ("| scenario | what | offered req/s | requests | p50 ms | p99 ms | achieved req/s "
-            f"| errors | max req/s (closed loop, c={args.concurrency}) | p99 ms at max "
-            "| errors at max |")
-    lines = [head, "|" + "---|" * 11]
+    head = (f"| scenario | what | workers | saturation req/s (c={args.concurrency}) | p99 ms at "
+            "saturation | load avg | offered req/s | requests | p50 ms | p99 ms | achieved "
+            "req/s | errors | load avg |")
+    lines = [head, "|" + "---|" * 13]
     for name, what, m in rows:
         if m is None:
-            lines.append(f"| {name} | {what} | – | – | – | – | – | – | – | – | – |")
+            lines.append(f"| {name} | {what} |" + " – |" * 11)
             continue
-        lines.append(f"| {name} | {what} | {m['rate']:g} | {m['n']} | {m['p50']:.2f} | "
-                     f"{m['p99']:.2f} | "
-                     f"{m['rps']:.0f} | {m['errors']} | {m['max_rps']:.0f} | "
-                     f"{m['max_p99']:.1f} | {m['max_errors']} |")
+        lines.append(f"| {name} | {what} | {m['workers']} | {m['sat']:.0f} | "
+                     f"{m['sat_p99']:.1f} | {m['sat_load']:.1f} | {m['rate']:.0f} | {m['n']} | "
+                     f"{m['p50']:.2f} | {m['p99']:.2f} | {m['rps']:.0f} | {m['errors']} | "
+                     f"{m['load']:.1f} |")
     table = "\n".join(lines)
     print(table)
     print("\nNo peer tool is compared: no other open-source ad-serving engine installs offline "

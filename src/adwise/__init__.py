@@ -11,6 +11,7 @@ from adwise._exceptions import (
     InputError,
     ParameterError,
     PIIError,
+    WorkspaceBusyError,
     WorkspaceError,
 )
 from adwise._version import __version__
@@ -30,6 +31,7 @@ __all__ = [
     "NotFittedError",
     "PIIError",
     "ParameterError",
+    "WorkspaceBusyError",
     "WorkspaceError",
     "__version__",
 ]

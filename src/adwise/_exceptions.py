@@ -22,6 +22,7 @@ __all__ = [
     "NotFittedError",
     "PIIError",
     "ParameterError",
+    "WorkspaceBusyError",
     "WorkspaceError",
 ]
 
@@ -91,6 +92,22 @@ class PIIError(ContractError):
 
 class WorkspaceError(InputError):
     """The workspace is missing, not initialised, or damaged."""
+
+
+class WorkspaceBusyError(WorkspaceError):
+    """Another process holds the workspace database (exit 2; HTTP 503 with Retry-After).
+
+    Parameters
+    ----------
+    message : str
+        What happened and what to do.
+    holder : str
+        Who holds it, e.g. ``"PID 4242"``.
+    """
+
+    def __init__(self, message: str, holder: str = "another process") -> None:
+        self.holder = holder
+        super().__init__(message)
 
 
 class ArtifactError(AdwiseError):

@@ -36,6 +36,7 @@ def test_end_to_end_cli(loaded_workspace, small_world, tmp_path, capsys):
     assert rc == 0 and pred["rows"] == 50
     row = pred["predictions"][0]
     assert 0 < row["p_click"] < 1 and len(row["reasons"].split("; ")) == 3
+    assert row["user_id"] == str(ev["user_id"].iloc[0])  # raw ids back, never pseudonyms
     if "p_convert" in row:
         assert row["p_click_and_convert"] == pytest.approx(row["p_click"] * row["p_convert"])
     # the Python API gives the same numbers

@@ -295,3 +295,16 @@ def test_planner_refuses_bad_ads():
     bad = _ads().assign(bid=[0.0, 2.0, np.nan])
     with pytest.raises(InputError, match="ad 'c1' has no usable price"):
         DeliveryPlanner(bad, lambda f: np.ones(len(f)))
+
+
+def test_id_index_few_ids_by_dict_match_the_vectorised_path():
+    from adwise.delivery._common import _FEW, IdIndex
+
+    idx = IdIndex(["a", "7", "b"])
+    few = ["b", 7, "zz", "a", np.str_("7")]
+    many = few * (_FEW // len(few) + 1)  # over the threshold: factorised
+    assert idx.codes(few).tolist() == [2, 1, -1, 0, 1]
+    assert idx.codes(many).tolist()[:5] == [2, 1, -1, 0, 1]
+    assert idx.codes(np.array(["a", "b"], dtype=object)).tolist() == [0, 2]
+    with pytest.raises(InputError, match="missing id at row 1"):
+        idx.codes(["a", None])

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +144,56 @@ def test_models_cli(tmp_path, capsys):
     assert main(["models", "rollback", "behavior", "-w", str(ws.path)]) == 0
     assert ws.registry.current("behavior") == "v0002"
     assert main(["models", "promote", "behavior", "v0042", "-w", str(ws.path)]) == 2
+
+
+def _age(path, seconds=120):
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def test_leftovers_of_interrupted_saves_are_removed_at_the_next_open(tmp_path):
+    reg = Registry(tmp_path)
+    _save(reg, 1)
+    cap = tmp_path / "behavior"
+    stale_tmp, young_tmp = cap / ".tmp-dead", cap / ".tmp-young"
+    stale_tmp.mkdir()
+    (stale_tmp / "model.json").write_text("{}")
+    young_tmp.mkdir()
+    stale_ptr, young_ptr = cap / ".CURRENT.abc", cap / ".HISTORY.def"
+    stale_ptr.write_text("v0009\n")
+    young_ptr.write_text("v0001\n")
+    _age(stale_tmp)
+    _age(stale_ptr)
+    Registry(tmp_path)
+    left = sorted(p.name for p in cap.iterdir() if p.name.startswith("."))
+    assert left == [".HISTORY.def", ".tmp-young"]  # younger than a minute: maybe in progress
+    assert reg.current("behavior") == "v0001" and reg.versions("behavior") == ["v0001"]
+
+
+def test_a_save_in_progress_is_not_removed_however_old(tmp_path):
+    """Another process is still writing its (old-looking) temporary folder: it holds the lock."""
+    Registry(tmp_path)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from adwise.registry import Registry
+        def write(w):
+            w.write_json("model.json", {{"value": 7}})
+            print(w.root, flush=True)
+            sys.stdin.readline()
+        Registry({str(tmp_path)!r}).save("behavior", write)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        tmp = Path(proc.stdout.readline().strip())
+        _age(tmp, 3600)
+        Registry(tmp_path)
+        assert tmp.is_dir()
+    finally:
+        proc.stdin.write("go\n")
+        proc.stdin.close()
+        assert proc.wait(30) == 0
+    reg = Registry(tmp_path)
+    assert reg.load("behavior").read_json("model.json") == {"value": 7}

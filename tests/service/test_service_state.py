@@ -100,3 +100,25 @@ def test_concurrent_requests_during_promotions_never_fail(workspace):
     assert errors == []
     assert state.model("toy", toy_loader)["n"] == 7
     assert len(seen) >= 2
+
+
+def test_a_model_that_fails_at_start_does_not_stop_the_service(workspace):
+    mv = save_toy(workspace, 1)
+    (mv.path / "model.json").write_text('{"n": 666}')  # damaged: checksum mismatch
+    state = ServiceState(workspace)
+    state.register("toy", toy_loader)
+    assert state.preload() == {}
+
+
+def test_the_delivery_model_is_loaded_and_indexed_when_the_service_starts(loaded_workspace):
+    from fastapi.testclient import TestClient
+
+    from adwise.delivery import train_workspace
+    from adwise.service import create_app
+
+    train_workspace(loaded_workspace, evaluate=False)
+    app = create_app(loaded_workspace, capabilities=["delivery"])
+    with TestClient(app) as c:  # start-up, no request yet
+        assert c.get("/healthz").json()["models"] == {"delivery": "v0001"}
+        d = app.state.adwise.cached("delivery")
+        assert d is not None and d._serving is not None  # the planner is built

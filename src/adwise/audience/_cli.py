@@ -120,6 +120,7 @@ def lookalike(
 
     from adwise._exceptions import InputError
     from adwise.audience import lookalike_file, lookalike_workspace
+    from adwise.data import write_csv
 
     if data is not None:
         if id_col is None:
@@ -140,7 +141,7 @@ def lookalike(
             ws, str(seed_file) if seed_file else None, campaign, top, top_percent, random_state=seed
         )
     if out is not None:
-        pd.DataFrame({"user_id": ids}).to_csv(out, index=False)
+        write_csv(pd.DataFrame({"user_id": ids}), out)
         res["file"] = str(out)
     if json_:
         emit_json(res)

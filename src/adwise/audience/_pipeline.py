@@ -19,6 +19,7 @@ from adwise.audience._rfm import rfm_features
 from adwise.audience._segment import Segmenter, describe_segments
 from adwise.audience._tabular import TabularEncoder
 from adwise.audience._uplift import UpliftClassifier, check_binary, select_targets
+from adwise.data import write_csv
 
 __all__ = [
     "export_segments",
@@ -271,7 +272,7 @@ def export_segments(ws: Any, out: str | Path, version: str | None = None) -> dic
             f"refusing to export: every segment has fewer than {min_size} users (the workspace's"
             " min_segment_size); segment into fewer groups or ingest more users."
         )
-    pd.DataFrame({"user_id": keep.index, "segment": keep.to_numpy()}).to_csv(out, index=False)
+    write_csv(pd.DataFrame({"user_id": keep.index, "segment": keep.to_numpy()}), out)
     return {
         "file": str(out),
         "rows": len(keep),
@@ -364,11 +365,16 @@ def lookalike_file(
     return _lookalike(X, ids, is_seed, top_n, top_percent, min_size, random_state)
 
 
-def _check_seed_known(seeds: set[str], known: set[str], source: str) -> None:
+def _check_seed_known(
+    seeds: set[str], known: set[str], source: str, given: dict[str, str] | None = None
+) -> None:
+    """``given`` maps a stored seed id to the id as the file gave it: messages show only the
+    latter (a pseudonym beside its raw id helps whoever tries to guess the key)."""
     unknown = sorted(seeds - known)
+    example = (given or {}).get(unknown[0], unknown[0]) if unknown else None
     if len(unknown) == len(seeds):
         raise InputError(
-            f"{source}: none of the {len(seeds)} seed ids is a known user (e.g. {unknown[0]!r}). "
+            f"{source}: none of the {len(seeds)} seed ids is a known user (e.g. {example!r}). "
             "Give raw user ids as in your ingested files (adwise pseudonymises them itself)."
         )
     if unknown:
@@ -376,7 +382,7 @@ def _check_seed_known(seeds: set[str], known: set[str], source: str) -> None:
             "%d of %d seed ids are unknown and ignored (e.g. %r)",
             len(unknown),
             len(seeds),
-            unknown[0],
+            example,
         )
 
 
@@ -395,8 +401,10 @@ def lookalike_workspace(
         raise InputError("give exactly one of --seed-file or --campaign.")
     if seed_file is not None:
         raw = _seed_ids(seed_file)
-        seeds = set(ws.pseudonyms(raw))
-        _check_seed_known(seeds, set(ids), str(seed_file))
+        stored = ws.pseudonyms(raw)
+        seeds = set(stored)
+        _check_seed_known(seeds, set(ids), str(seed_file),
+                          given=dict(zip(stored, map(str, raw), strict=True)))
     else:
         got = ws.query(
             "SELECT DISTINCT e.user_id FROM events e JOIN ads a ON e.ad_id = a.ad_id "

@@ -178,6 +178,7 @@ def predict(
 ) -> None:
     """Score events with the promoted model: p_click, p_convert, expected value (+ reasons)."""
     from adwise.behavior._pipeline import load_predictor, read_plain
+    from adwise.data import write_csv
 
     ws = open_workspace(workspace)
     pred = load_predictor(ws)
@@ -187,9 +188,14 @@ def predict(
     frame = read_plain(input_file)
     if len(frame) == 0:
         raise InputError(f"{input_file}: the file has no rows.")
+    given = None
     if raw_ids and "user_id" in frame.columns:
+        given = frame["user_id"].to_numpy(copy=True)
         frame["user_id"] = ws.pseudonyms(frame["user_id"].astype(str))
     res = frame[[c for c in ("event_id", "user_id", "ad_id") if c in frame.columns]].copy()
+    if given is not None:  # answer with the ids as given: a pseudonym beside its raw id helps
+        res["user_id"] = given  # whoever tries to guess the key
+
     res["p_click"] = pred.predict_ctr(frame)
     cvr = pred.predict_cvr(frame)
     if cvr is not None:
@@ -204,7 +210,7 @@ def predict(
         if out.suffix.lower() in (".parquet", ".pq"):
             res.to_parquet(out, index=False)
         else:
-            res.to_csv(out, index=False)
+            write_csv(res, out)
     if json_:
         emit_json({"version": pred.version, "rows": len(res),
                    "predictions": res.head(1000).to_dict(orient="records"),

@@ -170,7 +170,11 @@ def ingest(
     table: str = typer.Option(..., "--table", "-t", help="events, users or ads."),
     map_: list[str] = typer.Option(None, "--map", help="Rename a column: SRC=DST (repeatable)."),
     allow_pii: list[str] = typer.Option(
-        None, "--allow-pii", help="Accept a column that looks like e-mails/phones (repeatable)."
+        None, "--allow-pii", help="Keep a column that holds personal data as it is (repeatable)."
+    ),
+    scrub_pii: bool = typer.Option(
+        False, "--scrub-pii", help="Mask e-mails, phones, IPs and card numbers inside text "
+        "([email], [phone], [ip], [card]) instead of refusing the file."
     ),
     ts_format: str = typer.Option(
         None,
@@ -204,6 +208,7 @@ def ingest(
             ts_format=ts_format,
             replace=replace,
             categorical=categorical or (),
+            scrub_pii=scrub_pii,
         )
     if json_:
         emit_json(vars(rep))

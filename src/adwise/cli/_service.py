@@ -82,6 +82,8 @@ def serve(
     generation_timeout: float = typer.Option(30.0, "--generation-timeout", min=0.1,
                                              help="Seconds a generation request may take."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="Worker processes (each loads the models once)."),
 ) -> None:
     """Serve every capability under /v1 (API keys required), /healthz, /metrics, the dashboard."""
     import uvicorn
@@ -100,9 +102,18 @@ def serve(
     app = create_app(ws, settings)
     console.print(f"adwise service for {ws.path} on http://{host}:{port}  (dashboard at /, "
                   f"API under /v1, docs at /docs)")
+    target: object = app
+    if workers > 1:
+        # uvicorn starts workers from an import string; they read the settings from the env
+        import os
+
+        from adwise.service._app import SERVE_ENV, serve_env
+
+        os.environ[SERVE_ENV] = serve_env(ws, settings)
+        target = "adwise.service._app:app_from_env"
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=access_log,
-                    server_header=False)
+        uvicorn.run(target, host=host, port=port, log_level="warning", access_log=access_log,
+                    server_header=False, workers=workers, factory=workers > 1)
     except OSError as exc:
         raise InputError(f"cannot listen on {host}:{port}: {exc}") from exc
 

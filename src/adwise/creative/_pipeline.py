@@ -23,6 +23,7 @@ from adwise.creative._brief import Brief, Segment, check_language, parse_brief, 
 from adwise.creative._generator import GenerationResult, generate_creatives
 from adwise.creative._ranking import TextCTRModel
 from adwise.creative._text import cjk_share
+from adwise.data import write_csv
 
 __all__ = [
     "STATUSES",
@@ -403,7 +404,7 @@ def export_creatives(ws, out: str | Path) -> int:
     cols = ["creative_id", "headline", "description", "lang", "product", "audience", "score"]
     df = pd.DataFrame([{k: r.get(k) for k in cols} for r in rows], columns=cols)
     if out.suffix == ".csv":
-        df.to_csv(out, index=False)
+        write_csv(df, out)
     elif out.suffix in (".jsonl", ".json"):
         df.to_json(out, orient="records", lines=True, force_ascii=False)
     else:

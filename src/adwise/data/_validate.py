@@ -6,8 +6,11 @@ All checks live here; the workspace and every ``--train/--test`` command call
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -15,13 +18,17 @@ import pandas as pd
 from adwise._exceptions import ContractError, InputError, PIIError
 from adwise.data._contract import FIXES, TABLES, ColumnSpec
 
-__all__ = ["as_categorical", "find_pii_columns", "parse_timestamps", "validate_table"]
+__all__ = [
+    "PIIFinding",
+    "as_categorical",
+    "find_pii",
+    "find_pii_columns",
+    "mask_pii",
+    "parse_timestamps",
+    "validate_table",
+]
 
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
-# International (+CC ...) or grouped national numbers; bare digit runs are ids, not phones.
-_PHONE = re.compile(
-    r"^(\+\d{1,3}[\s.\-]?)?(\(\d{2,4}\)[\s.\-]?|\d{2,4}[\s.\-])\d{3,4}[\s.\-]?\d{3,4}$|^\+\d{8,15}$"
-)
+log = logging.getLogger(__name__)
 
 
 def _bad(file: str, col: str, problem: str, fix: str, mask: np.ndarray, values: pd.Series):
@@ -256,24 +263,243 @@ def _refuse_case_twins(columns: Iterable[object], file: str) -> None:
             )
 
 
-def find_pii_columns(df: pd.DataFrame, skip: Iterable[str] = (), sample: int = 2000) -> list[str]:
-    """Columns whose values mostly look like e-mail addresses or phone numbers."""
+@dataclass(frozen=True)
+class PIIFinding:
+    """Personal data found in one column.
+
+    Attributes
+    ----------
+    column : str
+    kinds : dict of str to int
+        Rows holding each kind (``e-mail addresses``, ``phone numbers``, ``IP addresses``,
+        ``card numbers``).
+    rows : int
+        Rows holding any of them.
+    checked : int
+        Rows checked: every non-empty row, or an evenly spread sample of a large column.
+    total : int
+        Non-empty rows of the column.
+    examples : list of (int, str)
+        Up to five ``(row number, value with each match masked)``.
+    """
+
+    column: str
+    kinds: dict[str, int]
+    rows: int
+    checked: int
+    total: int
+    examples: list[tuple[int, str]]
+
+    def describe(self) -> str:
+        """E.g. ``e-mail addresses in 412 of 1,000 rows``."""
+        kinds = " and ".join(f"{k} ({n:,})" if len(self.kinds) > 1 else k
+                             for k, n in self.kinds.items())
+        sample = f" (a sample of {self.total:,})" if self.checked < self.total else ""
+        return f"{kinds} in {self.rows:,} of {self.checked:,} rows{sample}"
+
+
+_KINDS = {"card": "card numbers", "email": "e-mail addresses", "ip": "IP addresses",
+          "phone": "phone numbers"}
+_MASKS = {"card": "[card]", "email": "[email]", "ip": "[ip]", "phone": "[phone]"}
+# Searched inside text (not only whole values). Look-arounds keep them off longer tokens:
+# hashed ids ("ddd2926e"), version strings, dates and bare digit runs are not matched; phone
+# digit groups are separated by a space, dot or dash only (tabs separate fields, not digits).
+_EMAIL_IN = re.compile(r"(?<![\w.%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*"
+                       r"\.[A-Za-z]{2,}(?![\w\-])")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4_IN = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)")
+_IPV6_IN = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_PHONE_IN = re.compile(
+    r"(?<![\w.+\-])(?:\+\d{1,3}[ .\-]?)?(?:\(\d{2,4}\)[ .\-]?|\d{2,4}[ .\-])\d{3,4}[ .\-]?"
+    r"\d{3,4}(?![\w\-]|\.\d)|(?<![\w+])\+\d{8,15}(?!\w)"
+    # international numbers in groups of one to four digits: "+33 1 42 68 53 00"
+    r"|(?<![\w+])\+\d{1,3}(?:[ .\-]\(?\d{1,4}\)?){2,6}(?![\w\-]|\.\d)"
+)
+_CARD_IN = re.compile(r"(?<![\w\-])\d(?:[ \-]?\d){12,18}(?![\w\-])")
+_DIGITS = re.compile(r"^\d{13,19}$")
+_ORDER = (("email", _EMAIL_IN), ("card", _CARD_IN), ("ip", _IPV4_IN), ("ip", _IPV6_IN),
+          ("phone", _PHONE_IN))
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card_like(text: str) -> bool:
+    """Luhn-valid, 13-19 digits, with an issuer prefix (Visa, Mastercard, Amex, Discover, JCB,
+    Diners, UnionPay): a random 16-digit id passes Luhn one time in ten, far fewer pass both."""
+    d = text.replace(" ", "").replace("-", "")
+    n = len(d)
+    if not 13 <= n <= 19 or not _luhn(d):
+        return False
+    two, four = int(d[:2]), int(d[:4])
+    return (d[0] == "4" or 51 <= two <= 55 or 2221 <= four <= 2720 or two in (34, 37)
+            or d.startswith(("6011", "65", "62", "36", "38")) or 644 <= int(d[:3]) <= 649
+            or 3528 <= four <= 3589 or 300 <= int(d[:3]) <= 305)
+
+
+def _ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return sum(1 for g in text.split(":") if g) >= 3  # not "::" or "::1"-like fragments
+
+
+def _matches(text: str, bare_cards: bool) -> list[tuple[str, int, int]]:
+    """``(kind, start, end)`` of every personal-data match in ``text``, left to right."""
+    found: list[tuple[str, int, int]] = []
+    taken: list[tuple[int, int]] = []
+    if "@" not in text and not any(c.isdigit() for c in text) and ":" not in text:
+        return found
+    for kind, rx in _ORDER:
+        for m in rx.finditer(text):
+            a, b = m.span()
+            if any(a < y and x < b for x, y in taken):
+                continue
+            g = m.group()
+            if kind == "card" and (not _card_like(g) or (not bare_cards and g.isdigit()
+                                                         and len(g) == len(text.strip()))):
+                continue
+            if rx is _IPV6_IN and not _ipv6(g):
+                continue
+            if kind == "phone" and sum(c.isdigit() for c in g) < 8:
+                continue
+            found.append((kind, a, b))
+            taken.append((a, b))
+    return sorted(found, key=lambda t: t[1])
+
+
+def _mask(text: str, spans: list[tuple[str, int, int]]) -> str:
+    """``text`` with each match cut to its first and last two characters."""
+    out, pos = [], 0
+    for _, a, b in spans:
+        g = text[a:b]
+        out += [text[pos:a], f"{g[:2]}…{g[-2:]}" if len(g) > 6 else "…"]
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _bare_cards_count(values: pd.Series) -> bool:
+    """Whether whole-value digit runs in this column are card numbers: they are when most of
+    them are card-like (a column of 16-digit order ids is card-like one time in ten or less)."""
+    digits = values[values.str.fullmatch(_DIGITS).fillna(False)]
+    return len(digits) > 0 and digits.map(_card_like).mean() >= 0.5
+
+
+def _text_values(s: pd.Series) -> pd.Series | None:
+    if _is_text(s):
+        vals = s.dropna()
+        return vals.astype(str)
+    if pd.api.types.is_integer_dtype(s):  # a card-number column read as integers
+        vals = s.dropna()
+        big = vals.abs() >= 10**12
+        return vals[big].astype(str) if big.any() else None
+    return None
+
+
+def find_pii(df: pd.DataFrame, skip: Iterable[str] = (), sample: int = 20_000
+             ) -> list[PIIFinding]:
+    """E-mail addresses, phone numbers, IP addresses and card numbers in any share of any
+    text column (whole values or inside free text), and card numbers in integer columns.
+
+    Each distinct value is checked once; a column with more than ``sample`` rows is checked on
+    an evenly spread sample of them, so a count says how many of the checked rows matched.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"notes": ["call me", "mail jo@example.com"], "n": ["a1", "b2"]})
+    >>> [(f.column, f.kinds, f.examples) for f in find_pii(df)]
+    [('notes', {'e-mail addresses': 1}, [(1, 'mail jo…om')])]
+    """
     found = []
     skip = set(skip)
     for col in df.columns:
         if col in skip:
             continue
         s = df[col]
-        if not _is_text(s):
+        if not (_is_text(s) or pd.api.types.is_integer_dtype(s)):
             continue
-        vals = s.dropna().astype(str).str.strip()
-        vals = vals[vals != ""].head(sample)
-        if vals.empty:
+        # sample before converting anything: a large column costs what the sample costs
+        pos = np.flatnonzero(s.notna().to_numpy())
+        total = len(pos)
+        if total > sample:
+            pos = pos[(np.arange(sample) * (total / sample)).astype(int)]
+        sub = s.iloc[pos]
+        sub.index = pos  # row numbers of the file, for the examples
+        vals = _text_values(sub)
+        if vals is None or vals.empty:
             continue
-        hits = vals.str.match(_EMAIL) | vals.str.match(_PHONE)
-        if hits.mean() >= 0.5:
-            found.append(col)
+        bare = _bare_cards_count(vals)
+        uniq = pd.unique(vals.to_numpy())
+        hits = {u: m for u in uniq if (m := _matches(u, bare))}
+        if not hits:
+            continue
+        matched = vals.isin(hits.keys()).to_numpy()
+        kinds: dict[str, int] = {}
+        for v in vals[matched]:
+            for k in {k for k, _, _ in hits[v]}:
+                kinds[_KINDS[k]] = kinds.get(_KINDS[k], 0) + 1
+        where = np.flatnonzero(matched)[:5]
+        examples = [(int(vals.index[i]), _mask(vals.iloc[i], hits[vals.iloc[i]]))
+                    for i in where]
+        found.append(PIIFinding(str(col), dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+                                int(matched.sum()), min(total, sample), total, examples))
     return found
+
+
+def find_pii_columns(df: pd.DataFrame, skip: Iterable[str] = (), sample: int = 20_000
+                     ) -> list[str]:
+    """Columns holding e-mail addresses, phone numbers, IP addresses or card numbers
+    (see :func:`find_pii`)."""
+    return [f.column for f in find_pii(df, skip, sample)]
+
+
+def mask_pii(df: pd.DataFrame, skip: Iterable[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """Mask personal data inside every text column (``[email]``, ``[phone]``, ``[ip]``,
+    ``[card]``); returns the frame and one note per column changed.
+
+    Examples
+    --------
+    >>> out, notes = mask_pii(pd.DataFrame({"t": ["write to jo@example.com or +44 20 7946 0958"]}))
+    >>> out["t"][0]
+    'write to [email] or [phone]'
+    """
+    out = df.copy()
+    notes = []
+    skip = set(skip)
+    for col in out.columns:
+        if col in skip:
+            continue
+        vals = _text_values(out[col])
+        if vals is None or vals.empty:
+            continue
+        bare = _bare_cards_count(vals)
+        fixed = {}
+        for u in pd.unique(vals.to_numpy()):
+            spans = _matches(u, bare)
+            if spans:
+                text, pos = [], 0
+                for kind, a, b in spans:
+                    text += [u[pos:a], _MASKS[kind]]
+                    pos = b
+                fixed[u] = "".join([*text, u[pos:]])
+        if not fixed:
+            continue
+        changed = vals.isin(fixed.keys())
+        column = out[col].astype(object)
+        column.loc[changed[changed].index] = vals[changed].map(fixed)
+        out[col] = column
+        notes.append(f"column '{col}': masked personal data in {int(changed.sum()):,} rows "
+                     "(--scrub-pii)")
+    return out, notes
 
 
 def validate_table(
@@ -284,6 +510,7 @@ def validate_table(
     ts_format: str | None = None,
     categorical: Iterable[str] = (),
     warnings: list[str] | None = None,
+    scrub_pii: bool = False,
 ) -> pd.DataFrame:
     """Check ``df`` against the contract of ``table`` and return it with canonical types.
 
@@ -296,7 +523,7 @@ def validate_table(
     file : str
         Named in every error message.
     allow_pii : iterable of str
-        Columns the caller has confirmed may hold e-mail addresses or phone numbers.
+        Columns the caller has confirmed may hold personal data (kept as they are).
     ts_format : str, optional
         A strftime pattern (e.g. ``%y%m%d%H``) for the ``ts`` column; without it the forms
         :func:`parse_timestamps` detects are accepted.
@@ -304,6 +531,9 @@ def validate_table(
         Context columns that are codes, not quantities (e.g. integer-coded ids): kept as text.
     warnings : list of str, optional
         Receives what was accepted but is worth saying (e.g. yes/no labels read as 1/0).
+    scrub_pii : bool
+        Mask personal data inside text columns instead of refusing the file (what was masked
+        is added to ``warnings``).
 
     Raises
     ------
@@ -374,12 +604,26 @@ def validate_table(
         raise InputError(
             f"{file}: --allow-pii names {sorted(unknown_allow)[0]!r}, which is not a column."
         )
-    pii = find_pii_columns(out, skip=allow | {"user_id"})
-    if pii:
+    # user_id is replaced by its keyed pseudonym at ingest, whatever it holds.
+    skip = allow | {"user_id"}
+    if scrub_pii:
+        out, notes = mask_pii(out, skip)
+        if warnings is not None:
+            warnings.extend(notes)
+        return out
+    found = find_pii(out, skip=skip)
+    if found:
+        f = found[0]
+        others = [g.column for g in found[1:]]
+        also = f" (also in: {', '.join(others)})" if others else ""
         raise PIIError(
             file,
-            pii[0],
-            "looks like personal data (e-mail addresses or phone numbers) and is refused",
-            f"drop the column, or pass --allow-pii {pii[0]} if you are entitled to keep it",
+            f.column,
+            f"looks like personal data: {f.describe()}{also}; it is refused (values masked "
+            "here)",
+            f"drop the column, pass --allow-pii {f.column} if you are entitled to keep it, or "
+            "--scrub-pii to mask e-mails, phones, IPs and card numbers inside the text",
+            rows=f.examples,
+            n_bad=f.rows,
         )
     return out

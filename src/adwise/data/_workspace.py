@@ -2,11 +2,15 @@
 
 Layout::
 
-    DIR/
+    DIR/                mode 700: only the owner may enter
       adwise.duckdb     canonical tables events, users, ads (+ _ingests, the ingest log;
-                        _schema, columns declared categorical; _meta, the data version)
+                        _schema, columns declared categorical; _meta, the data version); 600
       models/           the model registry (see adwise.registry)
-      config.toml       workspace settings, including the HMAC key for pseudonyms
+      config.toml       workspace settings; 600
+      secret.key        the HMAC key of the pseudonyms (hex); 600. With it, stored user ids
+                        can be re-identified by hashing candidate ids, so it never leaves DIR.
+                        Workspaces made before adwise kept the key in config.toml; they still
+                        open (the key is read from there when this file is absent).
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ import datetime as _dt
 import hashlib
 import logging
 import os
+import random
+import re
 import secrets
+import stat
+import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +37,13 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from adwise._exceptions import ArtifactError, ContractError, InputError, WorkspaceError
+from adwise._exceptions import (
+    ArtifactError,
+    ContractError,
+    InputError,
+    WorkspaceBusyError,
+    WorkspaceError,
+)
 from adwise._version import __version__
 from adwise.data._contract import TABLES
 from adwise.data._privacy import pseudonymise, pseudonymise_series
@@ -42,6 +57,11 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKSPACE = "adwise-workspace"
 _DB = "adwise.duckdb"
 _CONFIG = "config.toml"
+_KEY = "secret.key"
+_BUSY_ENV = "ADWISE_BUSY_TIMEOUT"
+_BUSY_DEFAULT_S = 10.0
+# DuckDB: 'Could not set lock on file "...": Conflicting lock is held in /usr/bin/python (PID 7)'
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
 
 def resolve_workspace_path(path: str | Path | None = None) -> Path:
@@ -115,22 +135,27 @@ class Workspace:
         """Create a workspace (an existing one is left as it is and opened)."""
         p = resolve_workspace_path(path)
         if (p / _CONFIG).exists():
+            _warn_if_not_private(p)
             return cls(p)
+        if p.exists() and not p.is_dir():
+            raise WorkspaceError(
+                f"{p}: this is a file, not a folder; give `adwise init` a new or empty folder."
+            )
         if p.exists() and any(p.iterdir()):
             raise WorkspaceError(
                 f"{p}: the folder exists and is not an adwise workspace; choose an empty or new "
                 "folder."
             )
-        p.mkdir(parents=True, exist_ok=True)
-        (p / "models").mkdir(exist_ok=True)
+        p.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The folder is private before anything is written into it (mkdir's mode does not
+        # apply to a folder that already existed empty), so no file is ever readable by others.
+        os.chmod(p, 0o700)
+        (p / "models").mkdir(exist_ok=True, mode=0o700)
         config = {
             "workspace": {"adwise_version": __version__, "created": _now()},
-            "privacy": {
-                "pseudonymise_user_ids": pseudonymise_ids,
-                "hmac_key": secrets.token_hex(32),
-                "min_segment_size": 50,
-            },
+            "privacy": {"pseudonymise_user_ids": pseudonymise_ids, "min_segment_size": 50},
         }
+        _write_private(p / _KEY, secrets.token_hex(32) + "\n")
         with duckdb.connect(str(p / _DB)) as con:
             for spec in TABLES.values():
                 cols = ", ".join(f"{_qi(c.name)} {c.sql_type}" for c in spec.columns)
@@ -139,8 +164,9 @@ class Workspace:
                 "CREATE TABLE IF NOT EXISTS _ingests (file VARCHAR, tbl VARCHAR, sha256 VARCHAR,"
                 " rows_read BIGINT, rows_added BIGINT, ingested_at TIMESTAMP)"
             )
+        os.chmod(p / _DB, 0o600)  # DuckDB creates it with the process umask (often 644)
         tmp = p / (_CONFIG + ".tmp")
-        tmp.write_text(tomli_w.dumps(config))
+        _write_private(tmp, tomli_w.dumps(config))
         os.replace(tmp, p / _CONFIG)
         return cls(p)
 
@@ -153,12 +179,30 @@ class Workspace:
                 f"{p}: no adwise workspace here. Create one with `adwise init {p}`, or point to "
                 "yours with --workspace DIR or $ADWISE_WORKSPACE."
             )
+        _warn_if_not_private(p)
         return cls(p)
 
     # ------------------------------------------------------------------ privacy
-    @property
+    @cached_property
     def hmac_key(self) -> bytes:
-        return bytes.fromhex(self.config["privacy"]["hmac_key"])
+        """The key of the pseudonyms: ``DIR/secret.key``, else (older workspaces) the
+        ``hmac_key`` of ``config.toml``."""
+        key_file = self.path / _KEY
+        try:
+            text = key_file.read_text().strip()
+        except FileNotFoundError:
+            text = str(self.config.get("privacy", {}).get("hmac_key", ""))
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) < 16:
+            raise WorkspaceError(
+                f"{key_file}: the workspace's pseudonym key is missing or damaged. Restore the "
+                "file from a backup; without it new user ids cannot be matched to stored ones "
+                "(see 'Keys and privacy' in the README to start over with a new key)."
+            )
+        return key
 
     @property
     def pseudonymises(self) -> bool:
@@ -182,12 +226,44 @@ class Workspace:
     # ------------------------------------------------------------------ database access
     @contextmanager
     def connect(self, read_only: bool = False):
-        """A DuckDB connection to the workspace database (closed on exit)."""
-        con = duckdb.connect(str(self.db_path), read_only=read_only)
+        """A DuckDB connection to the workspace database (closed on exit).
+
+        DuckDB lets one process write a database file at a time, and no other process read it
+        meanwhile. While another process (an ingest, a training run) holds it, this waits with
+        back-off for up to ``$ADWISE_BUSY_TIMEOUT`` seconds (default 10).
+
+        Raises
+        ------
+        WorkspaceBusyError
+            The database stayed locked for the whole wait.
+        """
+        con = self._connect(read_only)
         try:
             yield con
         finally:
             con.close()
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        limit = _busy_timeout()
+        deadline = time.monotonic() + limit
+        delay = 0.01
+        while True:
+            try:
+                return duckdb.connect(str(self.db_path), read_only=read_only)
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                holder = _lock_holder(exc)
+                if holder is None:
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise WorkspaceBusyError(
+                        f"{self.path}: the workspace is busy ({holder} is writing); try again "
+                        f"when it has finished (waited {limit:g} s; set {_BUSY_ENV} to wait "
+                        "longer).",
+                        holder=holder,
+                    ) from None
+            # Jitter: waiting processes must not retry in lock step.
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 0.5)
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """Run a read query and return a DataFrame."""
@@ -221,8 +297,13 @@ class Workspace:
         ts_format: str | None = None,
         replace: bool = False,
         categorical: Iterable[str] = (),
+        scrub_pii: bool = False,
     ) -> IngestReport:
         """Validate ``file`` and add its rows to ``table`` in one transaction.
+
+        Personal data (e-mail addresses, phone numbers, IP addresses, card numbers) in any
+        column but ``user_id`` refuses the file, unless the column is in ``allow_pii`` or
+        ``scrub_pii`` masks it inside the text (``[email]``, ...).
 
         Re-ingesting rows already present adds none: events are keyed by ``event_id`` (or, when
         the file has none, a hash of the row's content); users and ads by their id, and a newer
@@ -238,6 +319,8 @@ class Workspace:
         categorical : iterable of str
             Context columns to store as text codes. The declaration is remembered, so later
             ingests keep it; a column stored as numbers before is converted.
+        scrub_pii : bool
+            Mask personal data inside text columns instead of refusing the file.
 
         Raises
         ------
@@ -262,6 +345,7 @@ class Workspace:
             ts_format=ts_format,
             categorical=[*categorical, *remembered],
             warnings=warnings,
+            scrub_pii=scrub_pii,
         )
         step()
         if table == "events" and "event_id" not in df.columns:
@@ -619,6 +703,61 @@ class _Steps:
         self.done += 1
         if self.progress:
             self.progress(self.done, self.total)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file that only its owner may read (0600 from the start, whatever the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # O_CREAT's mode does not apply to an existing file
+        fh.write(text)
+
+
+def _warn_if_not_private(path: Path) -> None:
+    """Log a warning when the workspace folder or a file holding keys or data is open to
+    other users (anyone who can read the key can re-identify the pseudonymised user ids)."""
+    wide = []
+    for p, limit in ((path, 0o700), *((path / n, 0o600) for n in (_KEY, _CONFIG, _DB))):
+        try:
+            mode = stat.S_IMODE(p.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & ~limit & 0o077:
+            wide.append(f"{p.name or p} ({mode:o})")
+    if wide:
+        log.warning(
+            "%s: other users may read this workspace: %s. The pseudonym key re-identifies "
+            "stored user ids; fix it with `chmod 700 %s && chmod 600 %s/*`.",
+            path, ", ".join(wide), path, path,
+        )
+
+
+def _busy_timeout() -> float:
+    raw = os.environ.get(_BUSY_ENV, "")
+    if not raw.strip():
+        return _BUSY_DEFAULT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 3600:  # also refuses nan
+        raise InputError(
+            f"${_BUSY_ENV} must be a number of seconds from 0 to 3600; got {raw!r}."
+        )
+    return value
+
+
+def _lock_holder(exc: Exception) -> str | None:
+    """Who holds the database, when ``exc`` says it is locked (else ``None``)."""
+    msg = str(exc)
+    if "Could not set lock" in msg:
+        m = _LOCK_PID.search(msg)
+        return f"PID {m.group(1)}" if m else "another process"
+    # Same process, other thread: DuckDB refuses a read-only and a read-write connection to
+    # one file at the same time; it clears when the other connection closes.
+    if "different configuration" in msg:
+        return f"PID {os.getpid()}"
+    return None
 
 
 def _content_keys(df: pd.DataFrame) -> pd.Series:

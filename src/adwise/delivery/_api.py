@@ -46,9 +46,11 @@ class RecommendResponse(BaseModel):
 # A request of at most this many user x candidate rows (a few ms of CPU) is ranked on the
 # event loop: handing it to a worker thread costs more than the work, and under load the
 # threads fight over the GIL (one user x 100 candidates, 8 clients in a closed loop on 2
-# cores: 207 req/s through the thread pool, 544 req/s inline).  Larger requests, and those
-# that ask the recommender for candidates, go to a thread so they cannot stall the others.
+# cores: 207 req/s through the thread pool, 544 req/s inline).  Larger requests go to a
+# thread so they cannot stall the others.  Without candidates the recommender proposes
+# _RECOMMENDER_CANDIDATES per user (a fraction of a ms per user since ids are dict look-ups).
 _INLINE_ROWS = 2000
+_RECOMMENDER_CANDIDATES = 50
 
 
 def router(state: Any):
@@ -58,6 +60,18 @@ def router(state: Any):
     from adwise.delivery._pipeline import load_delivery, recommend
 
     r = APIRouter(tags=["delivery"])
+
+    def load(ws: Any) -> Any:
+        """The delivery model, with what a request looks up built now (the planner, the id
+        indexes of the recommender and its components) by ranking for one user, so the first
+        request does not pay for it."""
+        d = load_delivery(ws)
+        users = getattr(d.recommender, "users_", ())
+        if len(users):
+            recommend(ws, [str(users[0])], k=1, delivery=d, raw_ids=False)
+        return d
+
+    state.register("delivery", load)  # loaded when the service starts
 
     def run(req: RecommendRequest, d: Any) -> RecommendResponse:
         ctx: dict[str, Any] = {"progress": req.progress}
@@ -73,8 +87,9 @@ def router(state: Any):
         frequency caps and budget pacing, and a per-ad breakdown."""
         d = state.cached("delivery")
         if d is None:  # a version to load: never on the event loop
-            d = await run_in_threadpool(state.model, "delivery", load_delivery)
-        if req.candidates and len(req.users) * len(req.candidates) <= _INLINE_ROWS:
+            d = await run_in_threadpool(state.model, "delivery", load)
+        per_user = len(req.candidates) if req.candidates else _RECOMMENDER_CANDIDATES
+        if len(req.users) * per_user <= _INLINE_ROWS:
             return run(req, d)
         return await run_in_threadpool(run, req, d)
 

@@ -51,6 +51,10 @@ def check_lengths(owner: str, **arrays: np.ndarray) -> int:
     return n
 
 
+# Up to this many ids are looked up one by one in a dict; more are factorised (vectorised).
+_FEW = 4096
+
+
 class IdIndex:
     """Maps external ids (compared as str) to codes 0..n-1 and back; unknown ids map to -1."""
 
@@ -71,8 +75,22 @@ class IdIndex:
 
     def codes(self, ids: Any, name: str = "ids", owner: str = "adwise") -> np.ndarray:
         """Codes of ``ids`` (-1 where unknown)."""
+        if isinstance(ids, list | tuple | np.ndarray) and len(ids) <= _FEW:
+            vals = ids.ravel() if isinstance(ids, np.ndarray) else ids
+            if not any(v is None or (isinstance(v, float) and v != v) for v in vals):
+                pos = self._positions()
+                return np.fromiter((pos.get(v if isinstance(v, str) else str(v), -1)
+                                    for v in vals), dtype=np.int64, count=len(vals))
         codes, uniq = _factorize(ids, name, owner)
         return self.index.get_indexer(uniq).astype(np.int64)[codes]
+
+    def _positions(self) -> dict[str, int]:
+        # Built once (on first use, also for indexes unpickled from older versions): a
+        # request's few ids are then dict look-ups, where factorising them costs ~1 ms.
+        pos = getattr(self, "_pos", None)
+        if pos is None:
+            pos = self._pos = {v: j for j, v in enumerate(self.index.to_numpy(dtype=object))}
+        return pos
 
     def ids(self, codes: np.ndarray) -> np.ndarray:
         return self.index.to_numpy(dtype=object)[np.asarray(codes, dtype=np.int64)]

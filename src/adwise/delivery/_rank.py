@@ -625,8 +625,11 @@ class DeliveryPlanner:
         if len(pos) == 0:
             raise InputError("give at least one candidate ad.")
         ids = self._ids[pos]
+        # object columns: pandas would otherwise convert the ids to Arrow strings here and
+        # back to Python strings in every model's look-up (a third of a request's time)
         frame = pd.DataFrame({"user_id": np.full(len(ids), str(user), dtype=object),
-                              "ad_id": ids, **{key: [v] * len(ids) for key, v in ctx.items()}})
+                              "ad_id": ids, **{key: [v] * len(ids) for key, v in ctx.items()}},
+                             dtype=object)
         p_ctr = np.asarray(self.predict_ctr(frame), dtype=float)
         p_cvr = None if self.predict_cvr is None else self.predict_cvr(frame)
         p_cvr = (

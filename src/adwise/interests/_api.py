@@ -28,7 +28,7 @@ class InterestsResponse(BaseModel):
 def router(state):
     from fastapi import APIRouter, Query
 
-    from adwise.interests._pipeline import load_interests
+    from adwise.interests._pipeline import load_interests, unknown_user_error
 
     r = APIRouter(tags=["interests"])
 
@@ -37,6 +37,8 @@ def router(state):
         """Top-k interests of a user (raw id; pseudonymised on the server)."""
         model = state.model("interests", load_interests)
         sid = state.workspace.pseudonym(user_id)
+        if not model.has_user(sid):
+            raise unknown_user_error(user_id)
         top = model.interests(sid, k)
         return InterestsResponse(
             user=user_id,

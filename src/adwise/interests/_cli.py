@@ -55,11 +55,13 @@ def show(
     json_: bool = JsonOpt,
 ) -> None:
     """A user's top interests: (interest, lift over the population, evidence) and text topics."""
-    from adwise.interests import load_interests
+    from adwise.interests._pipeline import load_interests, unknown_user_error
 
     ws = open_workspace(workspace)
     model = load_interests(ws)
     sid = ws.pseudonym(user)
+    if not model.has_user(sid):
+        raise unknown_user_error(user)
     top = model.interests(sid, k)
     topics = model.topics_of(sid, k)
     if json_:

@@ -181,6 +181,19 @@ def user_count_blocks(
     return blocks
 
 
+
+def unknown_user_error(user: str | None = None) -> InputError:
+    """The error for a user the model has no row for.
+
+    ``user`` is the id as the caller gave it; a stored id is never shown, since a pseudonym
+    next to its raw id is what an attacker needs to test candidate keys.
+    """
+    who = f"unknown user {user!r}" if user is not None else "unknown user"
+    return InputError(
+        f"{who}: no events for this user in the data the interests model was trained on "
+        "(retrain with `adwise interests train` after ingesting)."
+    )
+
 @dataclass
 class InterestModel:
     """A fitted interests model: per-user lift, evidence, topics and context."""
@@ -205,10 +218,7 @@ class InterestModel:
         """Top-``k`` ``(interest, score, evidence)``: categories by lift over the population."""
         i = self._index.get(str(stored_id))
         if i is None:
-            raise InputError(
-                f"unknown user {stored_id!r}: no events for this user in the data the interests "
-                "model was trained on (retrain with `adwise interests train` after ingesting)."
-            )
+            raise unknown_user_error()
         order = np.argsort(-self.lift[i], kind="stable")[:k]
         out = []
         for c in order:

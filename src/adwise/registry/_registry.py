@@ -7,9 +7,10 @@ Layout::
     models/<capability>/HISTORY         every promotion, oldest first (for rollback)
 
 Saving writes into a temporary folder and renames it into place, so an interrupted save leaves
-the previous versions intact and loadable. Files are written in safe formats (JSON, ``.npz``,
-text such as LightGBM's model format); pickle is allowed but its SHA-256 is recorded at save and
-checked before anything is unpickled.
+the previous versions intact and loadable; what it leaves behind (``.tmp-*`` folders,
+``.CURRENT.*`` / ``.HISTORY.*`` files) is removed when a registry is next opened. Files are
+written in safe formats (JSON, ``.npz``, text such as LightGBM's model format); pickle is
+allowed but its SHA-256 is recorded at save and checked before anything is unpickled.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import logging
 import os
 import pickle
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,7 +41,17 @@ from adwise._exceptions import (
 )
 from adwise._version import ARTIFACT_COMPAT, __version__
 
+try:  # POSIX: a save holds an advisory lock on its temporary folder
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the age rule alone protects a save
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["ArtifactReader", "ArtifactWriter", "ModelVersion", "Registry"]
+
+log = logging.getLogger(__name__)
+
+# Leftovers younger than this may belong to a save in progress in another process.
+_STALE_S = 60.0
 
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_\-]*$")
@@ -138,6 +151,39 @@ class Registry:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        """Remove what interrupted saves and promotions left: ``.tmp-*`` folders no save holds
+        (a save locks its folder; an unlocked one older than a minute is abandoned) and
+        ``.CURRENT.*`` / ``.HISTORY.*`` files older than a minute."""
+        try:
+            cap_dirs = [p for p in self.root.iterdir() if p.is_dir() and _NAME_RE.match(p.name)]
+        except OSError:  # no registry yet, or not readable: nothing to clean
+            return
+        now = time.time()
+        for cap_dir in cap_dirs:
+            try:
+                entries = list(cap_dir.iterdir())
+            except OSError:
+                continue
+            for p in entries:
+                name = p.name
+                if not name.startswith((".tmp-", ".CURRENT.", ".HISTORY.")):
+                    continue
+                try:
+                    if now - p.lstat().st_mtime < _STALE_S:
+                        continue
+                    if p.is_dir() and not p.is_symlink():
+                        if _save_in_progress(p):
+                            continue
+                        shutil.rmtree(p)
+                    else:
+                        p.unlink()
+                except OSError as exc:  # another process removed it first, or no permission
+                    log.debug("could not remove %s: %s", p, exc)
+                    continue
+                log.info("removed %s, left by an interrupted save", p)
 
     # --------------------------------------------------------------- saving
     def save(
@@ -163,6 +209,7 @@ class Registry:
         cap_dir.mkdir(parents=True, exist_ok=True)
         tmp = cap_dir / f".tmp-{uuid.uuid4().hex}"
         tmp.mkdir()
+        held = _hold(tmp)
         try:
             writer = ArtifactWriter(tmp)
             write(writer)
@@ -191,6 +238,9 @@ class Registry:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        finally:
+            if held is not None:
+                os.close(held)
         if promote:
             self.promote(capability, version)
         return self.get(capability, version)
@@ -285,6 +335,29 @@ class Registry:
         vs = self.versions(capability)
         n = int(vs[-1][1:]) + 1 if vs else 1
         return f"v{n:04d}"
+
+
+def _hold(folder: Path) -> int | None:
+    """Lock ``folder`` for the duration of a save (the descriptor; close it to release)."""
+    if fcntl is None:
+        return None
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _save_in_progress(folder: Path) -> bool:
+    """Whether a (live) process holds the save lock of ``folder``."""
+    if fcntl is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from adwise._exceptions import (
     DependencyUnavailableError,
     InputError,
     NotFittedError,
+    WorkspaceBusyError,
 )
 from adwise._plugins import discover, load_ref
 from adwise._version import __version__
@@ -36,7 +40,7 @@ from adwise.service._middleware import (
 from adwise.service._routes import service_router
 from adwise.service._state import ModelNotFoundError, ServiceState
 
-__all__ = ["ServiceSettings", "create_app", "effective_routes"]
+__all__ = ["ServiceSettings", "app_from_env", "create_app", "effective_routes"]
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +82,13 @@ _ERRORS: dict[int | str, dict] = {
     403: {"model": ErrorBody, "description": "The key's scope does not allow this route"},
     404: {"model": ErrorBody, "description": "No promoted model, or unknown id"},
     413: {"model": ErrorBody, "description": "Request body over the service's limit"},
+    503: {"model": ErrorBody, "description": "The workspace is busy (another process writes "
+          "it; retry after Retry-After seconds) or the model cannot be loaded"},
 }
+
+# Seconds a client should wait before retrying a request refused because another process
+# holds the workspace database (an ingest or training run, typically seconds to minutes).
+_BUSY_RETRY_AFTER_S = 5
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -89,6 +99,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ModelNotFoundError)
     async def _model_missing(_: Request, exc: ModelNotFoundError) -> JSONResponse:
         return _error(404, str(exc))
+
+    @app.exception_handler(WorkspaceBusyError)
+    async def _busy(_: Request, exc: WorkspaceBusyError) -> JSONResponse:
+        return _error(503, str(exc), {"Retry-After": str(_BUSY_RETRY_AFTER_S)})
 
     @app.exception_handler(InputError)
     async def _bad_input(_: Request, exc: InputError) -> JSONResponse:
@@ -263,6 +277,30 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics, route_table=lambda: _route_table(app))
     return app
+
+
+SERVE_ENV = "ADWISE_SERVE_CONFIG"
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process of ``adwise serve --workers N``.
+
+    uvicorn starts each worker from an import string, so the workspace and settings travel in
+    ``$ADWISE_SERVE_CONFIG`` (JSON: ``{"workspace": path, "settings": {...}}``); each worker
+    loads the models once, at its start.
+    """
+    cfg = json.loads(os.environ[SERVE_ENV])
+    fields = dict(cfg.get("settings", {}))
+    if "generation_prefixes" in fields:
+        fields["generation_prefixes"] = tuple(fields["generation_prefixes"])
+    return create_app(cfg["workspace"], ServiceSettings(**fields))
+
+
+def serve_env(workspace: Workspace, settings: ServiceSettings) -> str:
+    """The ``$ADWISE_SERVE_CONFIG`` value :func:`app_from_env` reads."""
+    fields = {k: list(v) if isinstance(v, tuple) else v
+              for k, v in dataclasses.asdict(settings).items()}
+    return json.dumps({"workspace": str(workspace.path), "settings": fields})
 
 
 def effective_routes(app: FastAPI) -> list:

@@ -167,6 +167,9 @@ class ServiceState:
         for name, loader in list(self._loaders.items()):
             try:
                 self.model(name, loader)
-            except InputError:
+            except InputError:  # not trained yet, or the workspace is busy: on first use
                 continue
+            except Exception as exc:  # a damaged artifact must not keep the service down
+                log.error("could not load %s at start (%s); trying again on first use",
+                          name, exc)
         return self.loaded()
