@@ -333,3 +333,14 @@ def test_a_damaged_model_does_not_break_workspace_info(tmp_path):
     assert [m["model"] for m in ws.stale_models()] == ["behavior"]
     (mv.path / "metadata.json").write_text("{")
     assert ws.info()["stale_models"] == []
+
+
+def test_ids_past_the_signed_64_bit_range_are_stored_as_text(tmp_path):
+    # Avazu's event ids, e.g. 10000169349117863715, do not fit DuckDB's BIGINT
+    big = ["10000169349117863715", "10000720757801103869", "1000009418151094273"]
+    lines = ["id,ts,user_id,ad_id,clicked"] + [
+        f"{v},2014-10-21T0{i}:00:00,u{i},a1,{i % 2}" for i, v in enumerate(big)]
+    path = _write(tmp_path, "ev.csv", "\n".join(lines) + "\n")
+    ws = Workspace.init(tmp_path / "ws")
+    assert ws.ingest(path, "events").rows_added == 3
+    assert sorted(ws.table("events", ["id"])["id"]) == sorted(big)

@@ -87,6 +87,9 @@ class IngestReport:
 def _pandas_sql_type(s: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(s):
         return "BOOLEAN"
+    if pd.api.types.is_unsigned_integer_dtype(s) and len(s) and s.max() > np.iinfo(np.int64).max:
+        # 64-bit unsigned values past BIGINT are hashes and ids (Avazu's event id), not amounts
+        return "VARCHAR"
     if pd.api.types.is_integer_dtype(s):
         return "BIGINT"
     if pd.api.types.is_float_dtype(s):
@@ -663,7 +666,10 @@ def _align_with_stored(
                     f"rename it with --map {col}={twin}, or empty the table with "
                     f"`adwise workspace drop {table} --yes` and ingest again",
                 )
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {_qi(col)} {_pandas_sql_type(df[col])}")
+            typ = _pandas_sql_type(df[col])
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {_qi(col)} {typ}")
+            if typ == "VARCHAR" and pd.api.types.is_numeric_dtype(df[col]):
+                df[col] = as_categorical(df[col])
             continue
         if TABLES[table].column(col) is not None:
             continue  # contract columns are typed by validation
