@@ -64,7 +64,7 @@ def data_sections(ws: Workspace) -> list[ReportSection]:
         opener = finding(
             f"{n_events:,} impressions from {info['distinct_users']:,} users on "
             f"{info['distinct_ads']:,} ads; CTR {_pct(info['ctr'])} "
-            f"(95 % interval {_pct(float(lo))}-{_pct(float(hi))}).")
+            f"(95 % interval {_pct(float(lo))} to {_pct(float(hi))}).")
         detail = (
             f"<p>Events from <b>{html.escape(info['first_event'])}</b> to "
             f"<b>{html.escape(info['last_event'])}</b>"
