@@ -178,7 +178,7 @@ def bar_chart(
         df = df.sort_values("value", ascending=False, kind="stable")
     df["sign"] = np.where(df["value"] < 0, "negative", "positive")
     if counts is not None:
-        df["text"] = [f"{format_value(v, fmt)}  (n={int(n):,})"
+        df["text"] = [f"{format_value(v, fmt)} (n={int(n):,})"
                       for v, n in zip(df["value"], df["n"], strict=True)]
     else:
         df["text"] = [format_value(v, fmt) for v in df["value"]]
