@@ -67,7 +67,7 @@ def check_charts(page, root: str = "body") -> int:
     assert errors == [], errors
     stats = page.evaluate(
         """(root) => [...document.querySelector(root).querySelectorAll('[data-vl]')].map((n) => ({
-             title: n.getAttribute('aria-label'),
+             title: n.dataset.title,
              svg: n.querySelectorAll('svg').length,
              marks: n.querySelectorAll('svg g.mark-rect path, svg g.mark-symbol path,'
                + ' svg g.mark-line path, svg g.mark-area path, svg g.mark-rule line,'
@@ -99,3 +99,25 @@ def axe_violations(page, root: str | None = None) -> list[dict]:
              {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})""", root)
     return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
              "nodes": [n["target"] for n in v["nodes"][:5]]} for v in res["violations"]]
+
+
+def run_small_demo(out: Path) -> str:
+    """``adwise demo`` on a small world (template creatives: no language model); return what
+    it printed."""
+    import io
+
+    from rich.console import Console
+
+    from adwise._demo import run_demo
+
+    buf = io.StringIO()
+    old = os.environ.get("ADWISE_DEMO_CREATIVE_BACKEND")
+    os.environ["ADWISE_DEMO_CREATIVE_BACKEND"] = "template"
+    try:
+        run_demo(out, users=800, ads=40, days=4, seed=7, console=Console(file=buf, width=300))
+    finally:
+        if old is None:
+            del os.environ["ADWISE_DEMO_CREATIVE_BACKEND"]
+        else:
+            os.environ["ADWISE_DEMO_CREATIVE_BACKEND"] = old
+    return buf.getvalue()

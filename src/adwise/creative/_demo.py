@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import os
 from typing import Any
 
@@ -20,8 +19,8 @@ def _checks_text(checks: dict[str, bool] | None) -> str:
         return "–"
     failed = [k for k, ok in checks.items() if not ok]
     passed = len(checks) - len(failed)
-    return (f"all {passed} pass" if not failed
-            else f"{passed}/{len(checks)} pass; failed: {', '.join(failed)}")
+    return (f"all {passed} checks pass" if not failed
+            else f"{passed}/{len(checks)} checks pass; failed: {', '.join(failed)}")
 
 
 def _creatives_table(creatives: list[dict[str, Any]], status: bool = False) -> str:
@@ -92,7 +91,6 @@ def demo(ctx: DemoContext) -> DemoResult:
     from adwise.creative._backends import llm_available
     from adwise.creative._checks import CHECKS
     from adwise.creative._pipeline import generate, train
-    from adwise.report import finding
 
     ws = ctx.workspace
     res_lines: list[str] = []
@@ -127,18 +125,8 @@ def demo(ctx: DemoContext) -> DemoResult:
     )
     for c in res.creatives[:3]:
         res_lines.append(f"  {c['headline']} | {c['description']}")
-    sections = [
-        ReportSection(
-            "Creative: generated ads (pending approval)",
-            finding(f"{len(res.creatives)} new ads wait for approval: approve the ones you "
-                    "like in the dashboard's Creatives tab (or `adwise creative approve ID`).")
-            + f"<p>Product: {html.escape(_DEMO_PRODUCT)}<br>Audience: "
-            f"{html.escape(_DEMO_AUDIENCE)}<br>Backend: {res.backend}</p>"
-            + _creatives_table(res.creatives),
-            capability="creative",
-        ),
-        *_model_sections(ws),
-    ]
+    # the report's own sections: the words model and the stored creatives (these included)
+    sections = report(ws)
     metrics = {
         "backend": res.backend,
         "returned": len(res.creatives),

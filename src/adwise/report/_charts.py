@@ -100,12 +100,13 @@ def _figure(spec: dict[str, Any], title: str) -> str:
     spec = {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "title": title,
+        "description": title,  # vega's aria-label of the drawn SVG
         "config": {"font": "system-ui, sans-serif", "axis": {"labelFontSize": 11},
                    "view": {"stroke": None}},
         **spec,
     }
     return (
-        f"<figure class='chart'><div class='vl' role='img' aria-label='{_esc(title)}' "
+        f"<figure class='chart'><div class='vl' data-title='{_esc(title)}' "
         f"data-vl='{_esc(json.dumps(spec, allow_nan=False, separators=(',', ':')))}'></div>"
         "</figure>"
     )
