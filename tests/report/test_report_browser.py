@@ -4,6 +4,7 @@ no empty chart, no NaN, no console error, a screenshot, and an axe-core accessib
 from __future__ import annotations
 
 import pytest
+
 from browser_helpers import (
     axe_violations,
     check_charts,
@@ -38,7 +39,12 @@ def test_report_draws_every_chart_offline(tmp_path):
             "(ns) => ns.map((n) => n.dataset.title)")
         sections = page.locator("main section").count()
         findings = page.locator("main section .finding").count()
+        # the accessibility pass does find what it looks for
+        page.set_content("<html lang='en'><title>t</title><main><input id='x'>"
+                         "<p style='color:#ccc'>faint</p></main></html>")
+        seen = {v["id"] for v in axe_violations(page)}
         page.close()
+    assert {"label", "color-contrast"} <= seen
     assert requested == [] and messages == []
     assert violations == []
     assert n >= 8
