@@ -186,3 +186,20 @@ def test_dashboard_tabs_on_the_demo_workspace(browser, tmp_path, capsys):
         page.close()
     assert messages == []
     assert violations == {"overview": [], "user": [], "creatives": []}
+
+
+def test_ads_route_gives_headline_category_and_price_in_the_asked_order(loaded_workspace):
+    from fastapi.testclient import TestClient
+
+    key, _ = KeyStore(loaded_workspace.path).create("viewer", "read")
+    ads = loaded_workspace.query("SELECT ad_id, headline, category, bid FROM ads ORDER BY ad_id")
+    ids = [str(ads["ad_id"].iloc[2]), "no-such-ad", str(ads["ad_id"].iloc[0])]
+    with TestClient(create_app(loaded_workspace)) as client:
+        r = client.get("/v1/delivery/ads", params={"ids": ",".join(ids)},
+                       headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200
+    got = r.json()["ads"]
+    assert [a["ad_id"] for a in got] == [ids[0], ids[2]]
+    assert got[0]["headline"] == ads["headline"].iloc[2]
+    assert got[0]["category"] == ads["category"].iloc[2]
+    assert got[0]["bid"] == ads["bid"].iloc[2]
