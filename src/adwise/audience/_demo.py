@@ -12,6 +12,7 @@ __all__ = ["demo", "report"]
 def _sections(profiles: list[dict], extra: str = "") -> list[ReportSection]:
     from adwise.report import bar_chart, finding, table
 
+    profiles = sorted(profiles, key=lambda p: -p["share"])
     rows = pd.DataFrame(
         [
             {

@@ -69,9 +69,12 @@ def _model_sections(ws) -> list[ReportSection]:
         labels = [t for t, _ in terms]
         vals = [w for _, w in terms]
         rho = metrics.get(f"{lang}_holdout_spearman")
-        sure = (f"it ranks held-out ads with rank correlation {rho:.2f}"
-                + (", so trust it" if rho >= 0.5 else ", so treat it as a hint")
-                if rho is not None else "it was not checked on held-out ads")
+        if rho is None:
+            sure = "the model was not checked on held-out ads, so treat this as a hint"
+        else:
+            sure = (f"the model ranks held-out ads with rank correlation {rho:.2f}, so "
+                    + ("trust it" if rho >= 0.5 else "treat this as a hint" if rho >= 0.2
+                       else "it does not predict CTR yet: do not rely on it"))
         body = finding(f"Headlines with \u201c{labels[0]}\u201d get more clicks than others "
                        f"in your past ads; {sure}.")
         body += bar_chart(labels, vals, title=f"Words that lift CTR ({lang})",

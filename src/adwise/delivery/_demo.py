@@ -114,7 +114,6 @@ _CHECKS = {
 def _sections(metrics: dict[str, Any]) -> list[ReportSection]:
     from adwise.report import bar_chart, finding, format_value, table
 
-    parts = []
     ndcg, vr = metrics.get("ndcg@10"), metrics.get("value_ratio")
     if vr is not None:
         within = metrics.get("campaigns_within_budget")
@@ -128,23 +127,24 @@ def _sections(metrics: dict[str, Any]) -> list[ReportSection]:
                 "promoting that one.")
     else:
         text = "The delivery model has no test metrics: retrain it with `adwise delivery train`."
-    parts.append(finding(text))
+    charts = []
     keys = [k for k in ("precision@10", "recall@10", "ndcg@10", "map@10", "coverage@10")
             if metrics.get(k) is not None]
     if keys:
-        parts.append(bar_chart(keys, [metrics[k] for k in keys],
+        charts.append(bar_chart(keys, [metrics[k] for k in keys],
                                title="Recommender on the last 20 % of time",
                                value_title="score (0 to 1, higher is better)", fmt=".3f",
                                what="metrics", sort=False))
     c = metrics.get("click_coef")
     if isinstance(c, dict) and c:
-        parts.append(bar_chart(list(c), list(c.values()), title="Click model weights",
+        charts.append(bar_chart(list(c), list(c.values()), title="Click model weights",
                                value_title="effect on click log-odds", fmt="+.2f",
                                what="features"))
     w = metrics.get("blend_weights")
     if isinstance(w, dict) and w:
-        parts.append(bar_chart(list(w), list(w.values()), title="Hybrid recommender blend",
+        charts.append(bar_chart(list(w), list(w.values()), title="Hybrid recommender blend",
                                value_title="weight", fmt=".2f", what="components"))
+    parts = [finding(text), f"<div class='grid'>{''.join(charts)}</div>"]
     rows = [(label, format_value(float(metrics[k]), f)) for k, (label, f) in _CHECKS.items()
             if isinstance(metrics.get(k), int | float)]
     rows += [(k, format_value(float(metrics[k]), ".3f")) for k in keys]

@@ -10,6 +10,9 @@ from adwise._plugins import DemoContext, DemoResult, ReportSection
 
 __all__ = ["demo", "report"]
 
+_COLUMNS = {"expected_ctr": "expected CTR", "ctr_low": "95 % low", "ctr_high": "95 % high",
+            "share": "share of impressions", "lift": "lift over the current mix"}
+
 
 def _sections(model: Any) -> list[ReportSection]:
     import pandas as pd
@@ -36,9 +39,10 @@ def _sections(model: Any) -> list[ReportSection]:
              heatmap(cells["placement"], cells["hour"], cells["mean"], cells["trials"],
                      title="Shrunk CTR by placement x hour", row_title="placement",
                      low=cells["low"], high=cells["high"]),
-             table(rec.assign(hour=rec["hour"].astype(int)),
-                   formats={"expected_ctr": ".2%", "ctr_low": ".2%", "ctr_high": ".2%",
-                            "impressions": ",d", "share": ".1%", "lift": "+.0%", "hour": ",d"})]
+             table(rec.assign(hour=rec["hour"].astype(int)).rename(columns=_COLUMNS),
+                   formats={"expected CTR": ".2%", "95 % low": ".2%", "95 % high": ".2%",
+                            "impressions": ",d", "share of impressions": ".1%",
+                            "lift over the current mix": "+.0%", "hour": ",d"})]
     sections = [ReportSection("Placement: best slot x hour cells", "".join(parts), "placement")]
     al = model.allocators.get("clicks")
     if al is not None:

@@ -84,7 +84,7 @@ def wilson_interval(clicks: Any, n: Any, z: float = 1.96) -> tuple[np.ndarray, n
 
 def finding(text: str) -> str:
     """The one plain sentence a section opens with (what to do, how sure)."""
-    return f"<p class='finding'>{_esc(text)}</p>"
+    return f"<p class='finding'>{_esc(text[:1].upper() + text[1:])}</p>"
 
 
 def no_data(what: str, why: str) -> str:
@@ -93,10 +93,10 @@ def no_data(what: str, why: str) -> str:
 
 
 def _note(text: str) -> str:
-    return f"<p class='note'>{_esc(text)}</p>"
+    return f"<figcaption class='note'>{_esc(text)}</figcaption>"
 
 
-def _figure(spec: dict[str, Any], title: str) -> str:
+def _figure(spec: dict[str, Any], title: str, note: str = "") -> str:
     spec = {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "title": title,
@@ -108,7 +108,7 @@ def _figure(spec: dict[str, Any], title: str) -> str:
     return (
         f"<figure class='chart'><div class='vl' data-title='{_esc(title)}' "
         f"data-vl='{_esc(json.dumps(spec, allow_nan=False, separators=(',', ':')))}'></div>"
-        "</figure>"
+        f"{note}</figure>"
     )
 
 
@@ -185,7 +185,7 @@ def bar_chart(
         df["text"] = [format_value(v, fmt) for v in df["value"]]
     order = df["label"].tolist()
     y = {"field": "label", "type": "nominal", "sort": order, "title": None,
-         "axis": {"labelLimit": 180}}
+         "axis": {"labelLimit": 260}}
     tooltip = [{"field": "label", "type": "nominal", "title": what.rstrip("s") or "item"},
                {"field": "value", "type": "quantitative", "title": value_title, "format": fmt}]
     if counts is not None:
@@ -198,7 +198,10 @@ def bar_chart(
         "mark": {"type": "bar", "height": {"band": 0.7}},
         "encoding": {
             "x": {"field": "value", "type": "quantitative", "title": value_title,
-                  "axis": {"format": fmt, "tickCount": 5}, "scale": {"zero": True}},
+                  "axis": {"format": fmt, "tickCount": 5},
+                  # room left of the longest negative bar for its label
+                  "scale": {"zero": True, **({"padding": 36} if (df["value"] < 0).any()
+                                             else {})}},
             "color": {"field": "sign", "type": "nominal", "legend": None,
                       "scale": {"domain": ["positive", "negative"], "range": [_BLUE, _RED]}},
             "tooltip": tooltip,
@@ -226,8 +229,8 @@ def bar_chart(
                        "encoding": {"x": {"datum": 0}}})
     spec = {"width": _WIDTH, "height": {"step": 22}, "data": {"values": _records(df)},
             "encoding": {"y": y}, "layer": layers}
-    return _figure(spec, title) + _fewer(left, what, min_count).replace("impressions",
-                                                                        count_title)
+    return _figure(spec, title, _fewer(left, what, min_count).replace("impressions",
+                                                                      count_title))
 
 
 def format_value(v: float, fmt: str) -> str:
@@ -288,7 +291,7 @@ def hour_chart(
              "encoding": {"y": {"field": "rate", "type": "quantitative"}, "tooltip": tip}},
         ],
     }
-    return _figure(spec, title) + _fewer(left, "hours", min_count)
+    return _figure(spec, title, _fewer(left, "hours", min_count))
 
 
 def heatmap(
@@ -344,7 +347,7 @@ def heatmap(
             "tooltip": tip,
         },
     }
-    return _figure(spec, title) + _fewer(left, "cells", min_count)
+    return _figure(spec, title, _fewer(left, "cells", min_count))
 
 
 def reliability_chart(
@@ -407,8 +410,8 @@ def reliability_chart(
     sub = f"dashed: perfect calibration; ECE {ece:.4f}" if ece is not None else \
         "dashed: perfect calibration"
     spec["title"] = {"text": title, "subtitle": sub}
-    out = _figure(spec, title)
-    return out + _fewer(left, "bins", min_count).replace("impressions", "test events")
+    return _figure(spec, title,
+                   _fewer(left, "bins", min_count).replace("impressions", "test events"))
 
 
 def table(

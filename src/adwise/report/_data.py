@@ -105,8 +105,8 @@ def data_sections(ws: Workspace) -> list[ReportSection]:
         "GROUP BY 1 ORDER BY 1"
     )
     parts = []
-    sentence = compare_rates(hourly.assign(h=[f"{int(h)}h" for h in hourly["hour"]]), "h",
-                             "hour")
+    sentence = compare_rates(hourly.assign(h=[f"{int(h):02d}:00" for h in hourly["hour"]]),
+                             "h", "hour")
     parts.append(finding(sentence or "Too few impressions per hour to compare hours "
                          f"(fewer than {MIN_IMPRESSIONS:,} in all but one)."))
     charts = [hour_chart(hourly["hour"], hourly["k"], hourly["n"], title="CTR by hour of day")]
@@ -133,9 +133,11 @@ def data_sections(ws: Workspace) -> list[ReportSection]:
         charts.append(heatmap(cell["placement"], cell["hour"], cell["k"] / cell["n"], cell["n"],
                               title="CTR by placement x hour", row_title="placement"))
         slot_table = slot.assign(ctr=slot["k"] / slot["n"], low=lo, high=hi).rename(
-            columns={"k": "clicks", "n": "impressions"})
-        tables.append(table(slot_table, formats={"ctr": ".2%", "low": ".2%", "high": ".2%",
-                                                 "impressions": ",d", "clicks": ",d"}))
+            columns={"k": "clicks", "n": "impressions", "low": "95 % low",
+                     "high": "95 % high"})
+        tables.append(table(slot_table, formats={"ctr": ".2%", "95 % low": ".2%",
+                                                 "95 % high": ".2%", "impressions": ",d",
+                                                 "clicks": ",d"}))
     sections.append(ReportSection(
         "Click-through by hour and placement",
         "".join(parts) + f"<div class='grid'>{''.join(charts)}</div>"
