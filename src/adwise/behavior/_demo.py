@@ -14,7 +14,7 @@ __all__ = ["demo", "report"]
 _METRIC_ROWS = (
     ("auc", "AUC (ranking: 0.5 random, 1 perfect)", ".3f"),
     ("logloss", "log loss (lower is better)", ".4f"),
-    ("ece", "expected calibration error", ".4f"),
+    ("ece", "expected calibration error (10 equal-width bins)", ".4f"),
     ("base_rate", "base rate (clicks per impression)", ".2%"),
     ("pr_auc", "PR AUC", ".3f"),
     ("n", "test events", ",d"),
@@ -49,7 +49,7 @@ def _sections(meta: dict[str, Any], oracle_auc: float | None = None) -> list[Rep
     parts = [finding(_quality_sentence(m, oracle_auc))]
     rel = meta.get("reliability")
     if rel:
-        parts.append(reliability_chart(rel, ece=m.get("ece")))
+        parts.append(reliability_chart(rel))
     rows = [(label, m[k], f) for k, label, f in _METRIC_ROWS if m.get(k) is not None]
     if oracle_auc:
         rows.insert(1, ("oracle AUC (true click probabilities)", oracle_auc, ".3f"))

@@ -353,7 +353,6 @@ def heatmap(
 def reliability_chart(
     curve: Mapping[str, Sequence[float]],
     *,
-    ece: float | None = None,
     title: str = "Reliability: observed click rate per predicted-probability bin",
     min_count: int = MIN_IMPRESSIONS,
 ) -> str:
@@ -362,11 +361,16 @@ def reliability_chart(
 
     ``curve`` is :func:`adwise.metrics.reliability_curve` output (``mean_predicted``,
     ``observed_rate``, ``counts``).  Both axes share one scale, zoomed to the predictions, so
-    the diagonal is at 45 degrees and a 2 % base rate is not squeezed into a corner.
+    the diagonal is at 45 degrees and a 2 % base rate is not squeezed into a corner.  The
+    subtitle's ECE is computed from these same bins (all of them, drawn or not), so the number
+    and the picture agree.
     """
     df = pd.DataFrame({"predicted": np.asarray(curve["mean_predicted"], dtype=float),
                        "observed": np.asarray(curve["observed_rate"], dtype=float),
                        "n": np.asarray(curve["counts"], dtype=float)})
+    total = float(df["n"].sum())
+    ece = (float((df["n"] * (df["observed"] - df["predicted"]).abs()).sum() / total)
+           if total else None)
     keep = df["n"] >= min_count
     left = int((~keep).sum())
     df = df[keep]
@@ -407,8 +411,7 @@ def reliability_chart(
              ]},
         ],
     }
-    sub = f"dashed: perfect calibration; ECE {ece:.4f}" if ece is not None else \
-        "dashed: perfect calibration"
+    sub = f"dashed: perfect calibration; ECE over these {len(keep)} bins {ece:.4f}"
     spec["title"] = {"text": title, "subtitle": sub}
     return _figure(spec, title,
                    _fewer(left, "bins", min_count).replace("impressions", "test events"))
