@@ -75,8 +75,8 @@ def test_an_empty_chart_is_never_drawn():
             "than 100 impressions.") in frag
     frag = hour_chart([], [], [], title="CTR by hour of day")
     assert spec_of(frag) == [] and "No data for CTR by hour of day because" in frag
-    frag = heatmap(["top"], [3], [0.5], [4], title="CTR by placement x hour",
-                   row_title="placement")
+    frag = heatmap(["top", "top"], [3, 4], [0.5, 0.25], [4, 4],
+                   title="CTR by placement x hour", row_title="placement")
     assert spec_of(frag) == [] and "no cell has 100 impressions or more" in frag
 
 
@@ -220,3 +220,14 @@ def test_demo_prints_commands_that_serve_its_workspace(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not the default workspace's folder
     assert main(shlex.split(create)[1:]) == 0
     assert [k.name for k in KeyStore(ws.path).list()] == ["me"]
+
+
+def test_one_hour_of_events_is_said_not_drawn():
+    # a real log sample (Avazu's first rows) covers one hour: no one-point chart, a reason
+    frag = hour_chart([0], [1540], [7912], title="CTR by hour of day")
+    assert spec_of(frag) == []
+    assert ("No data for CTR by hour of day because every event falls in the same hour of day "
+            "(00:00), so there is no daily pattern to show.") in frag
+    frag = heatmap(["pos0", "pos1"], [0, 0], [0.19, 0.2], [6220, 1688],
+                   title="CTR by placement x hour", row_title="placement")
+    assert spec_of(frag) == [] and "every event falls in the same hour of day (00:00)" in frag

@@ -263,10 +263,16 @@ def hour_chart(
     df = df[(df["hour"] >= 0) & (df["hour"] <= 23)]
     keep = df["n"] >= min_count
     left = int((~keep).sum())
+    hours_seen = sorted(df["hour"].unique())
     df = df[keep].sort_values("hour")
-    if df.empty:
-        why = (f"no hour has {min_count:,} impressions or more" if left
-               else "the events have no timestamps to group by hour")
+    if len(df) < 2:  # one point is no pattern: say why instead of drawing it
+        if not hours_seen:
+            why = "the events have no timestamps to group by hour"
+        elif len(hours_seen) == 1:
+            why = (f"every event falls in the same hour of day ({hours_seen[0]:02d}:00), so "
+                   "there is no daily pattern to show")
+        else:
+            why = f"fewer than two hours have {min_count:,} impressions or more"
         return no_data(title, why)
     df["rate"] = df["k"] / df["n"]
     df["low"], df["high"] = wilson_interval(df["k"], df["n"])
@@ -325,11 +331,17 @@ def heatmap(
         tip += [{"field": "low", "title": "95 % low", "format": ".2%"},
                 {"field": "high", "title": "95 % high", "format": ".2%"}]
     df = df[np.isfinite(df["rate"])]
+    cols_seen = sorted(df["col"].unique())
     left = 0
     if counts is not None:
         keep = df["n"] >= min_count
         left = int((~keep).sum())
         df = df[keep]
+    if len(cols_seen) == 1:
+        one = (f"{int(cols_seen[0]):02d}:00" if col_title.startswith("hour")
+               else str(cols_seen[0]))
+        return no_data(title, f"every event falls in the same {col_title} ({one}), so there "
+                       "is no pattern across it to show")
     if df.empty:
         why = (f"no cell has {min_count:,} impressions or more" if left
                else "there are no cells with a rate")

@@ -107,8 +107,15 @@ def data_sections(ws: Workspace) -> list[ReportSection]:
     parts = []
     sentence = compare_rates(hourly.assign(h=[f"{int(h):02d}:00" for h in hourly["hour"]]),
                              "h", "hour")
-    parts.append(finding(sentence or "Too few impressions per hour to compare hours "
-                         f"(fewer than {MIN_IMPRESSIONS:,} in all but one)."))
+    if sentence is None:
+        hours = hourly["hour"].dropna().astype(int).tolist()
+        sentence = (f"All events fall in the hour {hours[0]:02d}:00, so hours cannot be "
+                    "compared: ingest a day or more of events to see when users click."
+                    if len(hours) == 1 else
+                    "Too few impressions per hour to compare hours (fewer than "
+                    f"{MIN_IMPRESSIONS:,} in all but one): collect more before moving budget "
+                    "between hours.")
+    parts.append(finding(sentence))
     charts = [hour_chart(hourly["hour"], hourly["k"], hourly["n"], title="CTR by hour of day")]
     hour_table = hourly.assign(ctr=hourly["k"] / hourly["n"]).rename(
         columns={"k": "clicks", "n": "impressions"})
