@@ -231,3 +231,20 @@ def test_one_hour_of_events_is_said_not_drawn():
     frag = heatmap(["pos0", "pos1"], [0, 0], [0.19, 0.2], [6220, 1688],
                    title="CTR by placement x hour", row_title="placement")
     assert spec_of(frag) == [] and "every event falls in the same hour of day (00:00)" in frag
+
+
+def test_models_list_leads_with_quality_not_accuracy(tmp_path, capsys):
+    from adwise.cli import main
+    from adwise.data import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    metrics = {"n": 6000, "base_rate": 0.018, "threshold": 0.5, "accuracy": 0.982,
+               "auc": 0.71, "logloss": 0.085, "ece": 0.0012}
+    ws.registry.save("behavior", lambda w: w.write_json("m.json", {}), metrics=metrics)
+    capsys.readouterr()
+    assert main(["models", "list", "-w", str(ws.path)]) == 0
+    out = capsys.readouterr().out
+    # (the table may wrap the cell: compare the order, not one line)
+    assert out.index("auc=0.71") < out.index("logloss=0.085") < out.index("ece=0.0012") \
+        < out.index("base_rate=0.018")
+    assert "accuracy" not in out and "n=6000" not in out
