@@ -248,3 +248,11 @@ def test_models_list_leads_with_quality_not_accuracy(tmp_path, capsys):
     assert out.index("auc=0.71") < out.index("logloss=0.085") < out.index("ece=0.0012") \
         < out.index("base_rate=0.018")
     assert "accuracy" not in out and "n=6000" not in out
+
+
+def test_labels_from_the_data_cannot_break_out_of_the_page():
+    evil = "x' onmouseover='alert(1)</div><script>alert(2)</script>"
+    frag = bar_chart([evil, "b"], [0.1, 0.2], title=evil, value_title="v")
+    assert "<script>" not in frag and "onmouseover='" not in frag
+    (spec,) = spec_of(frag)
+    assert evil in [r["label"] for r in spec["data"]["values"]] and spec["title"] == evil
