@@ -251,8 +251,8 @@ function whyLines(x, info, ctx) {
     const term = `interest term ${signed(f.interest)} log-odds`;
     if (!cat) out.push(`interest: ${term}`);
     else if (i === 0) out.push(`matches the user's top interest ${cat}, ${list[0].score.toFixed(1)}x (${term})`);
-    else if (i > 0 && i < 3) out.push(`the user's no. ${i + 1} interest ${cat}, ${list[i].score.toFixed(1)}x (${term})`);
-    else if (i >= 3) out.push(`${cat} is a weaker interest of this user, ${list[i].score.toFixed(1)}x (${term})`);
+    else if (i > 0 && list[i].score >= 1) out.push(`the user's no. ${i + 1} interest ${cat}, ${list[i].score.toFixed(1)}x (${term})`);
+    else if (i > 0) out.push(`${cat} interests this user less than the average user, ${list[i].score.toFixed(1)}x (${term})`);
     else out.push(`category ${cat} (${term})`);
   }
   if (typeof f.context === "number") {
