@@ -31,10 +31,17 @@ def _sections(model: Any) -> list[ReportSection]:
                 if b["ctr_low"] > rec.attrs.get("current_rate", 1.0) else
                 "its 95 % interval still includes the current mix's rate, so test it before "
                 "moving much budget")
+        # cells of the best slot within 1 % of its rate are a tie: naming one hour would
+        # promise a daypart effect the model did not find
+        same = cells[(cells["placement"] == b["placement"])
+                     & (cells["mean"] >= 0.99 * b["expected_ctr"])]
+        when = (f"at {int(b['hour']):02d}:00" if len(same) <= 1 else
+                f"at any hour ({len(same)} of 24 hours tie)" if len(same) > 3 else
+                "at " + ", ".join(f"{int(h):02d}:00" for h in sorted(same["hour"])) + " (tied)")
         opener = finding(
-            f"Best cell: {b['placement']} at {int(b['hour'])}h, CTR {b['expected_ctr']:.2%} "
-            f"({b['ctr_low']:.2%}-{b['ctr_high']:.2%}, {b['lift']:+.0%} over the current mix); "
-            f"{sure}.")
+            f"Best cell: the {b['placement']} slot {when}, CTR {b['expected_ctr']:.2%} (95 % "
+            f"interval {b['ctr_low']:.2%} to {b['ctr_high']:.2%}, {b['lift']:+.0%} over the "
+            f"current mix); {sure}.")
     parts = [opener,
              heatmap(cells["placement"], cells["hour"], cells["mean"], cells["trials"],
                      title="Shrunk CTR by placement x hour", row_title="placement",
