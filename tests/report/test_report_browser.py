@@ -39,6 +39,11 @@ def test_report_draws_every_chart_offline(tmp_path):
             "(ns) => ns.map((n) => n.dataset.title)")
         sections = page.locator("main section").count()
         findings = page.locator("main section .finding").count()
+        # in each section: the finding first, then its charts, then its tables
+        order = page.evaluate("""() => [...document.querySelectorAll('main section')].map((s) => {
+            const kids = [...s.querySelectorAll('.finding, figure, .nodata, table')];
+            const kind = (e) => e.matches('.finding') ? 0 : e.matches('table') ? 2 : 1;
+            return {title: s.querySelector('h2').textContent, kinds: kids.map(kind)}; })""")
         # the accessibility pass does find what it looks for
         page.set_content("<html lang='en'><title>t</title><main><input id='x'>"
                          "<p style='color:#ccc'>faint</p></main></html>")
@@ -54,4 +59,9 @@ def test_report_draws_every_chart_offline(tmp_path):
         assert title in titles
     # every section opens with its finding in words
     assert findings >= sections
+    for sec in order:
+        kinds = sec["kinds"]
+        assert kinds and kinds[0] == 0, sec
+        first_table = kinds.index(2) if 2 in kinds else len(kinds)
+        assert 1 not in kinds[first_table:], sec  # no chart below a table
     assert "Creative: stored creatives" in text and "all 11 checks pass" in text
