@@ -199,7 +199,7 @@ def test_behaviour_section_leads_with_auc_not_accuracy():
     finding_at = quality.index("class='finding'")
     assert finding_at < quality.index("data-vl") < quality.index("<table")
     assert quality.index("AUC") < quality.index("base rate") < quality.index("accuracy")
-    assert "can be bid on as they are (ECE 0.0012 on a 1.80% base rate)" in quality
+    assert "can be bid on as they are (ECE 0.0010 on a 1.80% base rate)" in quality
     assert "{'" not in quality
 
 
@@ -256,3 +256,18 @@ def test_labels_from_the_data_cannot_break_out_of_the_page():
     assert "<script>" not in frag and "onmouseover='" not in frag
     (spec,) = spec_of(frag)
     assert evil in [r["label"] for r in spec["data"]["values"]] and spec["title"] == evil
+
+
+def test_behaviour_finding_weighs_the_ece_against_chance():
+    from adwise.behavior._demo import _quality_sentence
+
+    rng = np.random.default_rng(1)
+    p = rng.beta(1.0, 50.0, 4000)
+    y = (rng.random(p.size) < p).astype(int)
+    m = {"auc": 0.7, "base_rate": float(y.mean()), "n": int(p.size)}
+    calibrated = reliability_curve(y, p, n_bins=10, strategy="quantile")
+    s = _quality_sentence(m, None, {k: v.tolist() for k, v in calibrated.items()})
+    assert "as calibrated as these test events can tell" in s, s
+    twice = reliability_curve(y, np.clip(2 * p, 0, 1), n_bins=10, strategy="quantile")
+    s = _quality_sentence(m, None, {k: v.tolist() for k, v in twice.items()})
+    assert "recalibrate it before bidding" in s and "above the" in s, s

@@ -22,20 +22,43 @@ _METRIC_ROWS = (
 )
 
 
-def _quality_sentence(m: dict[str, Any], oracle_auc: float | None) -> str:
-    auc, ece, base = m.get("auc"), m.get("ece"), m.get("base_rate")
+def _ece_and_noise(rel: dict[str, Any]) -> tuple[float, float]:
+    """ECE over the reliability bins, and the ECE a perfectly calibrated model would still show
+    on them by chance (the mean absolute binomial error, sqrt(2/pi) * sd per bin, weighted by
+    bin size): the measured ECE means something only well above the second."""
+    import numpy as np
+
+    p = np.asarray(rel["mean_predicted"], dtype=float)
+    o = np.asarray(rel["observed_rate"], dtype=float)
+    n = np.asarray(rel["counts"], dtype=float)
+    sd = np.sqrt(p * (1 - p) / np.maximum(n, 1))
+    return (float((n * np.abs(o - p)).sum() / n.sum()),
+            float(np.sqrt(2 / np.pi) * (n * sd).sum() / n.sum()))
+
+
+def _quality_sentence(m: dict[str, Any], oracle_auc: float | None,
+                      rel: dict[str, Any] | None = None) -> str:
+    auc, base = m.get("auc"), m.get("base_rate")
     if auc is None:
         return "The click model has no test metrics: retrain it with `adwise behavior train`."
     rank = ("ranks clicks well" if auc >= 0.7 else "ranks clicks modestly" if auc >= 0.6
             else "barely ranks clicks better than chance")
     s = f"The click model {rank} (AUC {auc:.3f}"
     s += f", the best possible here is {oracle_auc:.3f})" if oracle_auc else ")"
+    ece, noise = (_ece_and_noise(rel) if rel and sum(rel["counts"]) > 0
+                  else (m.get("ece"), None))
     if ece is not None and base:
-        ok = ece <= 0.1 * base
-        s += (f" and its probabilities can be bid on as they are (ECE {ece:.4f} on a "
-              f"{base:.2%} base rate)" if ok else
-              f", but recalibrate it before bidding on its probabilities (ECE {ece:.4f} is "
-              f"{ece / base:.0%} of the {base:.2%} base rate)")
+        if ece <= 0.1 * base:
+            s += (f" and its probabilities can be bid on as they are (ECE {ece:.4f} on a "
+                  f"{base:.2%} base rate)")
+        elif noise is not None and ece <= 1.5 * noise:
+            s += (f"; its probabilities are as calibrated as these test events can tell (ECE "
+                  f"{ece:.4f}, about the {noise:.4f} a perfect model shows by chance), so bid "
+                  "on them and check again with more data")
+        else:
+            s += (f", but recalibrate it before bidding on its probabilities (ECE {ece:.4f} is "
+                  f"{ece / base:.0%} of the {base:.2%} base rate"
+                  + (f" and above the {noise:.4f} chance alone gives)" if noise else ")"))
     n = m.get("n")
     return s + (f"; measured on {int(n):,} later test events." if n else ".")
 
@@ -46,8 +69,8 @@ def _sections(meta: dict[str, Any], oracle_auc: float | None = None) -> list[Rep
     from adwise.report import bar_chart, finding, format_value, reliability_chart, table
 
     m = meta.get("metrics", {})
-    parts = [finding(_quality_sentence(m, oracle_auc))]
     rel = meta.get("reliability")
+    parts = [finding(_quality_sentence(m, oracle_auc, rel))]
     if rel:
         parts.append(reliability_chart(rel))
     rows = [(label, m[k], f) for k, label, f in _METRIC_ROWS if m.get(k) is not None]
