@@ -203,6 +203,7 @@ def test_behaviour_section_leads_with_auc_not_accuracy():
     assert "{'" not in quality
 
 
+@pytest.mark.slow
 def test_demo_prints_commands_that_serve_its_workspace(tmp_path, monkeypatch):
     from adwise._demo import next_steps
     from adwise.cli import main
@@ -220,6 +221,41 @@ def test_demo_prints_commands_that_serve_its_workspace(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not the default workspace's folder
     assert main(shlex.split(create)[1:]) == 0
     assert [k.name for k in KeyStore(ws.path).list()] == ["me"]
+    key, _ = KeyStore(ws.path).create("probe", "read")
+    # the printed serve command serves that workspace: the key made for it is accepted
+    _serve_and_ask(shlex.split(serve)[1:], key)
+
+
+def _serve_and_ask(args: list[str], key: str) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = "import sys; from adwise.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", code, *args, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/whoami",
+                                         headers={"Authorization": f"Bearer {key}"})
+            try:
+                with urllib.request.urlopen(req, timeout=2) as r:
+                    assert json.loads(r.read())["name"] == "probe"
+                    return
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "the service did not start"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_one_hour_of_events_is_said_not_drawn():
