@@ -136,6 +136,7 @@ def test_dashboard_tabs_on_the_demo_workspace(browser, tmp_path, capsys):
         page.click("#lookup")
         page.wait_for_selector("#user-result[data-shown]", timeout=15_000)
         assert page.get_attribute("#user-result", "data-shown") == "3"
+        assert check_charts(page, "#card-interests") == 1  # interest lift, drawn under the CSP
         rows = page.locator("#card-ads .ad-row")
         assert rows.count() >= 5
         first = rows.first.inner_text()

@@ -201,15 +201,42 @@ function pick(obj, names) {
   return undefined;
 }
 
+// The user's interests as bars from 1 (the average user): above 1 blue, below red; drawn by
+// the report's chart runtime (/charts.js) so the page has one charting library.
+function liftChart(rows) {
+  const title = "Interest lift over the average user";
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json", title, description: title,
+    width: 300, height: { step: 18 },
+    data: { values: rows.map((r) => ({ ...r, side: r.lift >= 1 ? "above average" : "below average" })) },
+    mark: { type: "bar" },
+    encoding: {
+      y: { field: "interest", type: "nominal", sort: "-x", title: null },
+      x: { field: "lift", type: "quantitative", title: "lift (1 = average user)", scale: { zero: false },
+        axis: { format: ".1f" } },
+      x2: { datum: 1 },
+      color: { field: "side", type: "nominal", legend: null,
+        scale: { domain: ["above average", "below average"], range: ["#1d4ed8", "#b91c1c"] } },
+      tooltip: [{ field: "interest" }, { field: "lift", format: ".2f" }, { field: "evidence" }],
+    },
+  };
+  const node = el("div", { class: "vl", "data-title": title });
+  node.setAttribute("data-vl", JSON.stringify(spec));
+  return el("figure", { class: "chart" }, node);
+}
+
 function interestsCard(data) {
   const card = el("div", { class: "card", id: "card-interests" }, el("h3", {}, "Interests"));
   const items = pick(data, ["interests", "top", "categories", "affinities", "scores"]);
   const topics = pick(data, ["topics"]);
   if (Array.isArray(items) && items.length && typeof items[0] === "object") {
-    const entries = items.slice(0, 10).map((x) => [
-      String(pick(x, ["category", "topic", "name", "label", "interest"]) ?? "?"),
-      Number(pick(x, ["score", "affinity", "weight", "value", "share"]) ?? 0)]);
-    card.append(bars(entries, "lift over the population"));
+    const rows = items.slice(0, 12).map((x) => ({
+      interest: String(pick(x, ["category", "topic", "name", "label", "interest"]) ?? "?"),
+      lift: Number(pick(x, ["score", "affinity", "weight", "value", "share"]) ?? 0),
+      evidence: String(x.evidence ?? "") }));
+    if (rows.length > 1) card.append(liftChart(rows));
+    card.append(render(rows.map((r) => ({ interest: r.interest, "lift (1 = average user)": r.lift,
+      evidence: r.evidence }))));
     if (Array.isArray(topics) && topics.length) {
       card.append(bars(topics.slice(0, 5).map((t) => [String(t.topic), Number(t.weight)]), "topics"));
     }
@@ -331,6 +358,7 @@ async function lookup(ev) {
       out.append(el("div", { class: "card" }, el("h3", {}, what), el("p", { class: "bad" }, res.reason.message)));
     }
   }
+  if (window.adwiseCharts) await window.adwiseCharts(out);
   out.dataset.shown = String(shown);
 }
 
