@@ -16,7 +16,7 @@ from adwise.cli._common import progress
 from adwise.data import Workspace, write_world
 from adwise.report import build_report
 
-__all__ = ["run_demo"]
+__all__ = ["next_steps", "run_demo"]
 
 log = logging.getLogger(__name__)
 _MARKER = ".adwise-demo"
@@ -93,8 +93,40 @@ def run_demo(
     if missing:
         console.print("still to come: " + ", ".join(f"{n} ({SUMMARIES[n]})" for n in missing))
     report = build_report(ws, out / "report.html", world_dir=world, extra=sections)
-    console.print(
-        f"report: [bold]{report}[/bold]  workspace: [bold]{ws.path}[/bold]  "
-        f"({time.perf_counter() - t0:.0f} s)"
-    )
+    console.print(f"done in {time.perf_counter() - t0:.0f} s")
+    # plain and unwrapped, so each command can be copied as one line
+    console.print(next_steps(report, ws.path), soft_wrap=True, markup=False, highlight=False)
     return ctx.results
+
+
+def _adwise_command() -> str:
+    """``adwise`` when that is the one on PATH, else the path of this environment's script
+    (``make demo`` runs ``.venv/bin/adwise`` without activating the environment)."""
+    import shlex
+    import sys
+
+    here = Path(sys.executable).parent / "adwise"
+    found = shutil.which("adwise")
+    if not here.exists() or (found and Path(found).resolve() == here.resolve()):
+        return "adwise"
+    try:
+        return shlex.quote(str(here.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(here))
+
+
+def next_steps(report: Path, workspace: Path) -> str:
+    """The exact commands to open the report and serve the demo's workspace (which is not the
+    default ``./adwise-workspace``, so ``adwise serve`` alone would not find it)."""
+    import shlex
+
+    ws = shlex.quote(str(Path(workspace).resolve()))
+    exe = _adwise_command()
+    return "\n".join([
+        "open the report (one file, works offline):",
+        f"  {Path(report).resolve().as_uri()}",
+        "serve the demo's workspace (REST API and dashboard):",
+        f"  {exe} keys create -w {ws} --name me --scope admin",
+        f"  {exe} serve -w {ws}",
+        "then browse to http://127.0.0.1:8000/ and paste the key printed above",
+    ])

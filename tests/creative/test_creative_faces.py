@@ -13,7 +13,7 @@ def test_demo_and_report(loaded_workspace, small_world, monkeypatch):
     res = demo(DemoContext(workspace=loaded_workspace, world_dir=small_world))
     assert res.metrics["returned"] == 5 and res.metrics["backend"] == "template"
     assert any("creative:" in line for line in res.lines)
-    assert res.sections and "<svg" in "".join(s.html for s in res.sections)
+    assert res.sections and "data-vl=" in "".join(s.html for s in res.sections)
     titles = [s.title for s in report(loaded_workspace)]
     assert "Creative: stored creatives" in titles
 

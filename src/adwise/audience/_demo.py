@@ -10,25 +10,29 @@ __all__ = ["demo", "report"]
 
 
 def _sections(profiles: list[dict], extra: str = "") -> list[ReportSection]:
-    from adwise.report._charts import bar_chart, table
+    from adwise.report import bar_chart, finding, table
 
+    profiles = sorted(profiles, key=lambda p: -p["share"])
     rows = pd.DataFrame(
         [
             {
-                "segment": p["segment"],
+                "segment": p["name"],
+                "share of users": p["share"],
                 "profile": p["description"],
                 "top interests": ", ".join(i["interest"] for i in p.get("top_interests", [])),
             }
             for p in profiles
         ]
     )
-    body = bar_chart(
-        [p["name"] for p in profiles],
-        [p["share"] * 100 for p in profiles],
-        title="segment share of users (%)",
-        fmt=".0f",
-    )
-    body += table(rows) + extra
+    big = max(profiles, key=lambda p: p["share"])
+    body = finding(f"Target by these {len(profiles)} segments, each with its own message; the "
+                   f"largest: {big['description']}.")
+    body += bar_chart([p["name"] for p in profiles], [p["share"] for p in profiles],
+                      title="Segment share of users", value_title="share of users", fmt=".0%",
+                      what="segments", count_title="users",
+                      counts=([p["size"] for p in profiles]
+                              if all("size" in p for p in profiles) else None))
+    body += table(rows, formats={"share of users": ".1%"}) + extra
     return [ReportSection("Audience segments", body, capability="audience")]
 
 

@@ -15,6 +15,8 @@ class RecommendRequest(BaseModel):
     placement: str | None = None
     progress: float = Field(1.0, ge=0.0, le=1.0,
                             description="Elapsed share of the pacing period.")
+    hour: int | None = Field(None, ge=0, le=23, description="Hour of day of the request "
+                             "(the click model's hour effect); default: the average hour.")
 
 
 class AdScore(BaseModel):
@@ -38,6 +40,20 @@ class UserRecommendation(BaseModel):
     ads: list[AdScore]
 
 
+class AdInfo(BaseModel):
+    ad_id: str
+    headline: str | None = None
+    category: str | None = None
+    campaign_id: str | None = None
+    pricing: str | None = None
+    bid: float | None = None
+    cpa_bid: float | None = None
+
+
+class AdList(BaseModel):
+    ads: list[AdInfo]
+
+
 class RecommendResponse(BaseModel):
     model_version: str | None
     recommendations: list[UserRecommendation]
@@ -54,7 +70,7 @@ _RECOMMENDER_CANDIDATES = 50
 
 
 def router(state: Any):
-    from fastapi import APIRouter
+    from fastapi import APIRouter, Query
     from starlette.concurrency import run_in_threadpool
 
     from adwise.delivery._pipeline import load_delivery, recommend
@@ -77,6 +93,8 @@ def router(state: Any):
         ctx: dict[str, Any] = {"progress": req.progress}
         if req.placement:
             ctx["placement"] = req.placement
+        if req.hour is not None:
+            ctx["hour"] = req.hour
         recs = recommend(state.workspace, req.users, k=req.k, candidates=req.candidates,
                          context=ctx, delivery=d)
         return RecommendResponse(model_version=d.version, recommendations=recs)
@@ -92,5 +110,24 @@ def router(state: Any):
         if len(req.users) * per_user <= _INLINE_ROWS:
             return run(req, d)
         return await run_in_threadpool(run, req, d)
+
+    @r.get("/delivery/ads", response_model=AdList)
+    def ads(ids: str = Query(..., max_length=20000,
+                             description="Comma-separated ad ids, at most 200.")) -> AdList:
+        """Headline, category and price of the given ads (for showing recommendations); unknown
+        ids are left out."""
+        wanted = [i for i in dict.fromkeys(x.strip() for x in ids.split(",")) if i][:200]
+        cols = [c for c in AdInfo.model_fields if c in set(state.workspace.columns("ads"))]
+        if not wanted or "ad_id" not in cols:
+            return AdList(ads=[])
+        marks = ", ".join("?" for _ in wanted)
+        df = state.workspace.query(
+            f"SELECT {', '.join(cols)} FROM ads WHERE ad_id IN ({marks})", wanted)
+        rows = [{k: (None if v is None or v != v else v) for k, v in row.items()}
+                for row in df.to_dict("records")]
+        order = {a: i for i, a in enumerate(wanted)}
+        rows.sort(key=lambda row: order[str(row["ad_id"])])
+        return AdList(ads=[AdInfo(**{k: (str(v) if k not in ("bid", "cpa_bid") and v is not None
+                                         else v) for k, v in row.items()}) for row in rows])
 
     return r

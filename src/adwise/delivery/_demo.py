@@ -102,27 +102,55 @@ def cold_ad_ndcg(world: Any, share: float = 0.2, seed: int = 0, k: int = 10) -> 
             "random_ndcg": ndcg_at_k(rand, rel.tolist(), k), "n_users": len(rel)}
 
 
-def _sections(metrics: dict[str, Any]) -> list[ReportSection]:
-    from adwise.report._charts import bar_chart, table
+_CHECKS = {
+    "value_ratio": ("value earned on a simulated day, share of the oracle's", ".1%"),
+    "campaigns_within_budget": ("campaigns within budget on that day", ".0%"),
+    "cold_ndcg": ("NDCG@10 on brand-new ads (text + category only)", ".3f"),
+    "random_ndcg": ("NDCG@10 of a random ranking of those ads", ".3f"),
+    "click_auc": ("AUC of the click model ranking ads", ".3f"),
+}
 
-    html = []
-    keys = [k for k in ("precision@10", "recall@10", "ndcg@10", "map@10", "coverage@10",
-                        "click_auc") if k in metrics]
+
+def _sections(metrics: dict[str, Any]) -> list[ReportSection]:
+    from adwise.report import bar_chart, finding, format_value, table
+
+    ndcg, vr = metrics.get("ndcg@10"), metrics.get("value_ratio")
+    if vr is not None:
+        within = metrics.get("campaigns_within_budget")
+        text = (f"Serve ads with this planner: on a simulated day it earned {vr:.0%} of the "
+                "best possible value (the oracle knows the true click odds)"
+                + (f" with {within:.0%} of campaigns within budget" if within is not None
+                   else "") + ".")
+    elif ndcg is not None:
+        text = (f"The recommender puts ads the user later clicked near the top (NDCG@10 "
+                f"{ndcg:.3f} on the last 20 % of time); compare it with a new model's before "
+                "promoting that one.")
+    else:
+        text = "The delivery model has no test metrics: retrain it with `adwise delivery train`."
+    charts = []
+    keys = [k for k in ("precision@10", "recall@10", "ndcg@10", "map@10", "coverage@10")
+            if metrics.get(k) is not None]
     if keys:
-        html.append(bar_chart(keys, [metrics[k] for k in keys],
-                              title="recommender on the last 20 % of time", fmt=".3f"))
-    w = metrics.get("blend_weights")
-    if isinstance(w, dict) and w:
-        html.append(bar_chart(list(w), list(w.values()), title="hybrid blend weights", fmt=".2f"))
+        charts.append(bar_chart(keys, [metrics[k] for k in keys],
+                               title="Recommender on the last 20 % of time",
+                               value_title="score (0 to 1, higher is better)", fmt=".3f",
+                               what="metrics", sort=False))
     c = metrics.get("click_coef")
     if isinstance(c, dict) and c:
-        html.append(bar_chart(list(c), list(c.values()), title="pCTR model coefficients",
-                              fmt=".2f"))
-    sim = {k: metrics[k] for k in ("value_ratio", "campaigns_within_budget", "cold_ndcg",
-                                   "random_ndcg") if k in metrics}
-    if sim:
-        html.append(table(pd.DataFrame({"check": list(sim), "value": list(sim.values())})))
-    return [ReportSection("Delivery: which ad should this user see?", "".join(html), "delivery")]
+        charts.append(bar_chart(list(c), list(c.values()), title="Click model weights",
+                               value_title="effect on click log-odds", fmt="+.2f",
+                               what="features"))
+    w = metrics.get("blend_weights")
+    if isinstance(w, dict) and w:
+        charts.append(bar_chart(list(w), list(w.values()), title="Hybrid recommender blend",
+                               value_title="weight", fmt=".2f", what="components"))
+    parts = [finding(text), f"<div class='grid'>{''.join(charts)}</div>"]
+    rows = [(label, format_value(float(metrics[k]), f)) for k, (label, f) in _CHECKS.items()
+            if isinstance(metrics.get(k), int | float)]
+    rows += [(k, format_value(float(metrics[k]), ".3f")) for k in keys]
+    if rows:
+        parts.append(table(pd.DataFrame(rows, columns=["check", "value"])))
+    return [ReportSection("Delivery: which ad should this user see?", "".join(parts), "delivery")]
 
 
 def demo(ctx: DemoContext) -> DemoResult:

@@ -12,27 +12,34 @@ __all__ = ["demo", "report"]
 
 
 def _sections(meta: dict, metrics: dict) -> list[ReportSection]:
-    from adwise.report._charts import bar_chart
+    import pandas as pd
+
+    from adwise.report import bar_chart, finding, no_data, table
 
     reach = meta.get("top_categories_by_users", {})
     cats = sorted(reach, key=reach.get, reverse=True)
-    body = bar_chart(
-        cats,
-        [reach[c] for c in cats],
-        title="users with the category among their top-3 interests",
-        fmt=".0f",
-    )
+    if cats:
+        total = meta.get("n_users")
+        share = f" ({reach[cats[0]] / total:.0%} of users)" if total else ""
+        text = (f"{cats[0]} is the interest most users share: {reach[cats[0]]:,} users have it "
+                f"among their top 3{share}; aim broad campaigns there and niche ones at "
+                f"{cats[-1]}.")
+        p3 = metrics.get("precision_at_3_vs_truth")
+        if p3 is not None:
+            text += f" The learned top-3 interests match the true ones for {p3:.0%} (chance 25 %)."
+        body = finding(text)
+        body += bar_chart(cats, [reach[c] for c in cats],
+                          title="Users with the category among their top-3 interests",
+                          value_title="users", fmt=",d", what="categories")
+        body += table(pd.DataFrame({"category": cats, "users": [reach[c] for c in cats]}),
+                      formats={"users": ",d"})
+    else:
+        body = no_data("interests", "the model learned no category affinities (the ads table "
+                       "needs a category column)")
     topics = meta.get("topic_labels", [])
-    body += (
-        "<p>Text topics (TF-IDF + NMF over creatives and user text): "
-        + html.escape("; ".join(topics))
-        + "</p>"
-    )
-    if "precision_at_3_vs_truth" in metrics:
-        body += (
-            f"<p>Top-3 interests match the synthetic truth: precision@3 "
-            f"{metrics['precision_at_3_vs_truth']:.2f} (chance 0.25).</p>"
-        )
+    if topics:
+        body += ("<p>Text topics (TF-IDF + NMF over creatives and user text): "
+                 + html.escape("; ".join(topics)) + "</p>")
     return [ReportSection("Interests", body, capability="interests")]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from adwise._plugins import ReportSection
 from adwise._version import __version__
+from adwise.report._charts import chart_runtime
 
 __all__ = ["render_report", "write_report"]
 
@@ -21,13 +22,18 @@ section{border-bottom:1px solid #e5e7eb;padding:8px 0 18px}
 h2{font-size:18px;margin:18px 0 8px}h3{font-size:15px;margin:14px 0 6px}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #e5e7eb;padding:3px 8px;
 text-align:left;font-size:13px}th{background:#f8fafc}.chart{margin:6px 12px 6px 0;font-size:11px}
-.ct{font-weight:600;font-size:12px}.grid{display:flex;flex-wrap:wrap}.muted{color:#6b7280}
-nav a{margin-right:12px;color:#93c5fd}.badge{background:#e0e7ff;border-radius:4px;padding:1px 6px}
+.grid{display:flex;flex-wrap:wrap;gap:8px 24px;align-items:flex-start}.muted{color:#4b5563}
+header .muted{color:#cbd5e1}nav a{margin-right:12px;color:#bfdbfe}
+.badge{background:#e0e7ff;border-radius:4px;padding:1px 6px}
+figure{margin:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.finding{font-size:15px;background:#eff6ff;border-left:4px solid #1d4ed8;padding:6px 10px;
+margin:6px 0 10px}.note,.nodata{color:#4b5563;font-size:13px}.nodata{font-style:italic}
 """
 
 
 def render_report(sections: Sequence[ReportSection], title: str = "adwise report") -> str:
-    """One HTML page, with inline CSS and SVG only: it opens from disk with no network."""
+    """One HTML page with inline CSS and the chart runtime inlined once: it opens from disk
+    with no network (the charts are drawn by the vendored vega-embed on load)."""
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     nav = "".join(f'<a href="#s{i}">{html.escape(s.title)}</a>' for i, s in enumerate(sections))
     body = "".join(
@@ -40,7 +46,7 @@ def render_report(sections: Sequence[ReportSection], title: str = "adwise report
         f"<meta name='viewport' content='width=device-width'><title>{html.escape(title)}</title>"
         f"<style>{_CSS}</style></head><body><header><h1>{html.escape(title)}</h1>"
         f"<div class='muted'>adwise {__version__} · {now}</div><nav>{nav}</nav></header>"
-        f"<main>{body}</main></body></html>"
+        f"<main>{body}</main><script>{chart_runtime()}</script></body></html>"
     )
 
 

@@ -142,6 +142,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _static(name: str) -> bytes:
+    if name == "charts.js":  # the report's vendored chart runtime: one copy for both
+        from adwise.report import chart_runtime
+
+        return chart_runtime().encode("utf-8")
     return resources.files("adwise.service").joinpath("static", name).read_bytes()
 
 
@@ -154,6 +158,7 @@ def _install_dashboard(app: FastAPI) -> None:
         "/": ("index.html", "text/html; charset=utf-8"),
         "/dashboard.js": ("dashboard.js", "text/javascript; charset=utf-8"),
         "/dashboard.css": ("dashboard.css", "text/css; charset=utf-8"),
+        "/charts.js": ("charts.js", "text/javascript; charset=utf-8"),
     }
     for path, (name, media) in files.items():
         body = _static(name)
