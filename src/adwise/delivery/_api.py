@@ -15,6 +15,9 @@ class RecommendRequest(BaseModel):
     placement: str | None = None
     progress: float = Field(1.0, ge=0.0, le=1.0,
                             description="Elapsed share of the pacing period.")
+    default_bid: float | None = Field(None, gt=0.0,
+                                      description="CPC price of ads without a bid (default: "
+                                                  "when no ad has one, rank by pCTR).")
 
 
 class AdScore(BaseModel):
@@ -35,6 +38,7 @@ class UserRecommendation(BaseModel):
     user_id: str
     known_user: bool
     source: str
+    ranked_by: str = Field("expected value", description="What the ads are ordered by.")
     ads: list[AdScore]
 
 
@@ -78,7 +82,7 @@ def router(state: Any):
         if req.placement:
             ctx["placement"] = req.placement
         recs = recommend(state.workspace, req.users, k=req.k, candidates=req.candidates,
-                         context=ctx, delivery=d)
+                         context=ctx, delivery=d, default_bid=req.default_bid)
         return RecommendResponse(model_version=d.version, recommendations=recs)
 
     @r.post("/delivery/recommend", response_model=RecommendResponse)
