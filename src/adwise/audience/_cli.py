@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from adwise.cli._common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace, progress
+from adwise.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit_json,
+    err_console,
+    open_workspace,
+    progress,
+)
 
 app = typer.Typer(help="Whom should we target, and how do customers group?", no_args_is_help=True)
 
@@ -146,6 +154,8 @@ def lookalike(
     if json_:
         emit_json(res)
         return
+    for w in res.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/yellow] {w}")
     console.print(
         f"seed {res['seed_size']:,} -> audience {res['audience_size']:,}; held-out AUC "
         f"{res['auc']:.3f}, expected lift@{res['lift_fraction']:.0%} {res['expected_lift']:.2f}"

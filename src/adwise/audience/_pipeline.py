@@ -71,6 +71,7 @@ def _result(seg: Segmenter, profiles: list[dict], extra: dict | None = None) -> 
         "sizes": sizes,
         "profiles": profiles,
         "k_scores": {str(k): v for k, v in seg.scores_.items()},
+        "k_rule": getattr(seg, "k_rule_", None),
         **(extra or {}),
     }
 
@@ -295,6 +296,26 @@ def _seed_ids(path: str | Path) -> list[str]:
     return lines
 
 
+#: a feature that alone tells the seed apart this well (ROC AUC, either direction) is taken
+#: to define the seed (e.g. ``clicks`` for a seed of clickers) and is left out
+LEAK_AUC = 0.99
+
+
+def _seed_defining(X: np.ndarray, is_seed: np.ndarray, names: list[str]) -> list[str]:
+    """Features that alone separate the seed from the rest (AUC >= ``LEAK_AUC`` either way)."""
+    from adwise.metrics import roc_auc
+
+    out = []
+    for j, name in enumerate(names):
+        v = X[:, j]
+        if np.nanstd(v) == 0:
+            continue
+        auc = roc_auc(is_seed, np.nan_to_num(v, nan=float(np.nanmedian(v))))
+        if max(auc, 1 - auc) >= LEAK_AUC:
+            out.append(name)
+    return out
+
+
 def _lookalike(
     X: np.ndarray,
     ids: np.ndarray,
@@ -303,12 +324,29 @@ def _lookalike(
     top_percent: float | None,
     min_size: int,
     random_state: int,
+    names: list[str] | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     if top_n is None and top_percent is None:
         top_percent = 10.0
     frac = None if top_percent is None else top_percent / 100.0
+    names = names or [f"feature {j}" for j in range(X.shape[1])]
+    warnings = []
+    leaked = _seed_defining(X, is_seed, names)
+    if leaked and len(leaked) < X.shape[1]:
+        keep = [j for j, n in enumerate(names) if n not in leaked]
+        X = X[:, keep]
+        warnings.append(
+            f"left out {', '.join(leaked[:5])}: alone it tells the seed apart (AUC >= "
+            f"{LEAK_AUC}), so the seed is defined by it; a lookalike on it would only find "
+            "the seed again.")
     model = LookalikeModel(random_state=random_state, lift_fraction=frac or 0.1).fit(X, is_seed)
     chosen = model.expand(X, is_seed, top_n=top_n, top_fraction=frac)
+    if model.auc_ >= LEAK_AUC:
+        warnings.append(
+            f"held-out AUC {model.auc_:.3f} is too good to be true: the features likely encode "
+            "how the seed was chosen (a leak); --exclude the column(s) the seed is defined by.")
+    for w in warnings:
+        log.warning(w)
     res = {
         "seed_size": int(is_seed.sum()),
         "population": len(ids),
@@ -317,6 +355,8 @@ def _lookalike(
         "expected_lift": float(model.lift_),
         "lift_fraction": model.lift_fraction,
         "boosting_rounds": model.best_iteration_,
+        "excluded_features": leaked if leaked and len(leaked) < len(names) else [],
+        "warnings": warnings,
     }
     if len(chosen) < min_size:
         raise InputError(
@@ -361,8 +401,10 @@ def lookalike_file(
         seeds = set(_seed_ids(seed_file))
         is_seed = np.isin(ids, list(seeds)).astype(int)
         _check_seed_known(seeds, set(ids), str(seed_file))
-    X = TabularEncoder().fit_transform(df.drop(columns=drop))
-    return _lookalike(X, ids, is_seed, top_n, top_percent, min_size, random_state)
+    enc = TabularEncoder()
+    X = enc.fit_transform(df.drop(columns=drop))
+    return _lookalike(X, ids, is_seed, top_n, top_percent, min_size, random_state,
+                      enc.feature_names_)
 
 
 def _check_seed_known(
@@ -415,8 +457,9 @@ def lookalike_workspace(
         if not seeds:
             raise InputError(f"campaign {campaign!r} has no converters to use as a seed.")
     is_seed = np.isin(ids, list(seeds)).astype(int)
-    X = pd.concat([feats, np.log1p(beh)], axis=1).to_numpy(dtype=float)
-    return _lookalike(X, ids, is_seed, top_n, top_percent, ws.min_segment_size, random_state)
+    F = pd.concat([feats, np.log1p(beh)], axis=1)
+    return _lookalike(F.to_numpy(dtype=float), ids, is_seed, top_n, top_percent,
+                      ws.min_segment_size, random_state, [str(c) for c in F.columns])
 
 
 # ---------------------------------------------------------------------------- uplift

@@ -5,10 +5,12 @@ skewed columns (recency, frequency, monetary...), ``rank`` replaces each column 
 percentile; both stop a handful of big spenders from forming a cluster of their own, which is
 what raw standardised RFM does.  Then every column is standardised.
 
-k is chosen over ``k_range`` by the mean silhouette (Rousseeuw 1987) on a random sample, or by
-the BIC of a Gaussian mixture (Schwarz 1978).  Segment ids are kept stable across retrains by
-matching the new centroids to the previous version's with the Hungarian algorithm
-(Kuhn 1955; ``scipy.optimize.linear_sum_assignment``) on Euclidean distance.
+k is chosen over ``k_range`` by the mean silhouette (Rousseeuw 1987) on a random sample (k = 2
+only when it leads every k >= 3 by ``DECISIVE_GAIN``: the silhouette is biased towards two
+clusters on continuous skewed data), or by the BIC of a Gaussian mixture (Schwarz 1978).
+Segment ids are kept stable across retrains by matching the new centroids to the previous
+version's with the Hungarian algorithm (Kuhn 1955; ``scipy.optimize.linear_sum_assignment``) on
+Euclidean distance.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from adwise._params import Interval, Options
 from adwise.base import AdwiseEstimator, check_is_fitted
 
 __all__ = ["Segmenter", "describe_segments", "match_segments"]
+
+#: how much higher the silhouette of k = 2 must be than that of every k >= 3 to be chosen
+DECISIVE_GAIN = 0.10
 
 
 def match_segments(new_centers: np.ndarray, old_centers: np.ndarray) -> np.ndarray:
@@ -75,6 +80,8 @@ class Segmenter(AdwiseEstimator):
         Mean silhouette of the chosen clustering (on the sample).
     scores_ : dict
         Criterion value per candidate k.
+    k_rule_ : str
+        How k was chosen, in words (by silhouette, k = 2 needs a decisive lead).
 
     Examples
     --------
@@ -147,6 +154,26 @@ class Segmenter(AdwiseEstimator):
         return (V - self.mean_) / self.scale_
 
     # ----------------------------------------------------------------- fit
+    def _prefer_three(self, best: tuple, ks: list[int], Z: np.ndarray) -> tuple:
+        """k = 2 only when its silhouette beats every k >= 3 by ``DECISIVE_GAIN``.
+
+        The silhouette favours two clusters on skewed, continuous data such as RFM (one
+        "active" and one "lapsed" group beat any finer split by a few hundredths even when
+        the finer split is what a marketer acts on); a clear two-group structure still wins.
+        """
+        s2 = self.scores_[2]
+        rest = {k: v for k, v in self.scores_.items() if k >= 3 and np.isfinite(v)}
+        if best[1] != 2 or not rest:
+            return best
+        k3 = max(rest, key=rest.get)
+        if s2 - rest[k3] >= DECISIVE_GAIN:
+            self.k_rule_ = f"the best silhouette (k = 2 beats k >= 3 by >= {DECISIVE_GAIN})"
+            return best
+        self.k_rule_ = (f"the best silhouette among k >= 3 (k = 2 is taken only when it beats "
+                        f"them by >= {DECISIVE_GAIN}; here by {s2 - rest[k3]:.3f})")
+        model, labels = self._cluster(Z, k3)
+        return (rest[k3], k3, model, labels)
+
     def _cluster(self, Z: np.ndarray, k: int):
         if self.method == "gmm":
             from sklearn.mixture import GaussianMixture
@@ -221,6 +248,9 @@ class Segmenter(AdwiseEstimator):
             self.scores_[int(k)] = score
             if best is None or (np.isfinite(score) and score > best[0]) or not np.isfinite(best[0]):
                 best = (score, int(k), model, labels)
+        self.k_rule_ = "the best " + ("BIC" if self.criterion == "bic" else "silhouette")
+        if self.criterion == "silhouette" and self.k == "auto" and 2 in self.scores_:
+            best = self._prefer_three(best, ks, Z)
         _, self.k_, self.model_, labels = best
         lab_s = labels[sample]
         self.silhouette_ = (
@@ -378,4 +408,28 @@ def describe_segments(
                     desc += f", value {v:,.2f} per user ({v / avgv:.1f}x average)"
         prof["description"] = desc
         out.append(prof)
-    return out
+    return _unique_names(out)
+
+
+def _unique_names(profiles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two segments must not share a name: the second and later of a name get the phrase of
+    their next distinguishing feature, else their number."""
+    seen: dict[str, int] = {}
+    for p in profiles:
+        seen[p["name"]] = seen.get(p["name"], 0) + 1
+    dup = {n for n, c in seen.items() if c > 1}
+    used: set[str] = set()
+    for p in profiles:
+        name = p["name"]
+        if name in dup:
+            extra = next((w for a in p["sets_apart"]
+                          if (w := _phrase(a["feature"], a["effect_size"]))
+                          and w.lower() not in name.lower()
+                          and f"{name}, {w}" not in used), None)
+            new = f"{name}, {extra}" if extra else name
+            if new in used or new == name:
+                new = f"{name} (segment {p['segment']})"
+            p["description"] = p["description"].replace(name, new, 1)
+            p["name"] = new
+        used.add(p["name"])
+    return profiles
