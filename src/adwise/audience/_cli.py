@@ -164,10 +164,10 @@ def lookalike(
 
 @app.command()
 def uplift(
-    train: Path = typer.Option(..., "--train"),
-    test: Path = typer.Option(..., "--test"),
-    treatment_col: str = typer.Option(..., "--treatment-col"),
-    outcome_col: str = typer.Option(..., "--outcome-col"),
+    train: Path = typer.Option(None, "--train", help="Training file (else the workspace)."),
+    test: Path = typer.Option(None, "--test"),
+    treatment_col: str = typer.Option(None, "--treatment-col"),
+    outcome_col: str = typer.Option(None, "--outcome-col"),
     treatment_value: str = typer.Option(
         None, "--treatment-value", help="Level of a text treatment column meaning 'treated'."
     ),
@@ -176,9 +176,11 @@ def uplift(
     learner: str = typer.Option("auto", "--learner", help="auto or e.g. t-logistic, s-lightgbm."),
     budget: float = typer.Option(None, "--budget", help="How many to target (head count)."),
     seed: int = typer.Option(0, "--seed"),
+    workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
-    """Fit an uplift model; print Qini, AUUC and uplift@30 % on the test file."""
+    """Fit an uplift model; print Qini, AUUC and uplift@30 % on the test file (or the
+    workspace's events with a 0/1 treatment column)."""
     from adwise._exceptions import InputError
     from adwise.audience import LEARNERS, uplift_files
 
@@ -186,6 +188,20 @@ def uplift(
         raise InputError(
             f"--learner must be auto or one of {', '.join(LEARNERS)}; got {learner!r}."
         )
+    if train is None and test is None:
+        from adwise.audience._pipeline import uplift_workspace
+
+        res = uplift_workspace(open_workspace(workspace), learner, seed)
+        if json_:
+            emit_json(res)
+            return
+        console.print(
+            f"{res['learner']}: Qini {res['qini']:.4f}, AUUC {res['auuc']:.4f}, uplift@30% "
+            f"{res['uplift_at_30']:.4f} (test split: {res['split']})")
+        return
+    if not (train and test and treatment_col and outcome_col):
+        raise InputError("plain-file uplift needs --train, --test, --treatment-col and "
+                         "--outcome-col (or none of them, to use the workspace).")
     with progress("audience: uplift"):
         res = uplift_files(
             train,

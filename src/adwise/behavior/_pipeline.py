@@ -424,7 +424,8 @@ class BehaviorPredictor:
         self._users = ws.table("users", users).set_index("user_id")
         self._users.columns = [f"user_{c}" for c in self._users.columns]
         self._ads = ws.table("ads", ads).set_index("ad_id")
-        self._ad_cat = self._ads["category"] if "category" in self._ads.columns else None
+        # a category column never filled (the contract's empty column) is no category
+        self._ad_cat = (self._ads["category"] if present(self._ads, "category") else None)
         self._ads.columns = [f"ad_{c}" for c in self._ads.columns]
         hist = latest_history(ws)
         self._hist_user = hist["user"].set_index("user_id")

@@ -205,7 +205,7 @@ class ClickModel(AdwiseEstimator):
              else np.zeros(len(y)))
         cats = {str(k): str(cat) for k, cat in (ad_category or {}).items()}
         self.ads_ = pd.Index(pd.unique(np.concatenate([ea, np.array(list(cats), dtype=object)])))
-        ad_cat = pd.Series(self.ads_).map(cats).fillna("").to_numpy(dtype=object)
+        ad_cat = pd.Series(self.ads_).map(cats).astype(object).fillna("").to_numpy(dtype=object)
         self.categories_, ad_cat_code = np.unique(ad_cat.astype(str), return_inverse=True)
         self.ad_cat_code_ = ad_cat_code.astype(np.int64)
         texts = {str(k): str(t) for k, t in (user_text or {}).items() if pd.notna(t)}
