@@ -74,8 +74,9 @@ def _every_command(tmp_path, capsys, events: pd.DataFrame, ingest_map: list[str]
     assert _run(capsys, "ingest", tmp_path / "ads.csv", "--table", "ads", *w)[0] == 0
     user = str(events["user_id"].value_counts().index[0])
     seeds = tmp_path / "seeds.txt"
+    # every clicker: a seed defined by a behaviour column
     seeds.write_text("\n".join(map(str, events.loc[events["clicked"] == 1, "user_id"]
-                                   .drop_duplicates().head(300))) + "\n")
+                                   .drop_duplicates())) + "\n")
 
     # behaviour: hour-resolution stamps either split by time or say they fell back
     b = _json(capsys, "behavior", "train", *w)
@@ -102,13 +103,24 @@ def _every_command(tmp_path, capsys, events: pd.DataFrame, ingest_map: list[str]
     s = _json(capsys, "interests", "show", "--user", user, *w)
     assert s["interests"] and s["interests"][0]["interest"].startswith(("ad ", "other ads"))
 
-    seg = _json(capsys, "audience", "segment", *w)
+    ids = tmp_path / "my_ids.txt"
+    ids.write_text("\n".join(map(str, events["user_id"].unique())) + "\n")
+    exp = tmp_path / "segments.csv"
+    seg = _json(capsys, "audience", "segment", "--export", exp, "--raw-ids", ids, *w)
+    # activation: the export carries the owner's raw ids, not pseudonyms
+    got = pd.read_csv(exp, dtype=str)
+    assert len(got) == seg["export"]["rows"] > 0 and seg["export"]["not_in_raw_ids"] == 0
+    assert set(got["user_id"]) <= set(events["user_id"].astype(str))
     names = [q["name"] for q in seg["profiles"]]
     assert seg["k"] >= 2 and len(set(names)) == len(names)
     assert all("ctr" in q and q["size"] > 0 for q in seg["profiles"])
+    la_out = tmp_path / "lookalike.csv"
     la = _json(capsys, "audience", "lookalike", "--seed-file", seeds, "--top-percent", "30",
-               *w)
+               "--out", la_out, "--raw-ids", ids, *w)
     assert la["audience_size"] > 0 and 0.5 < la["auc"] <= 1.0
+    assert set(pd.read_csv(la_out, dtype=str)["user_id"]) <= set(events["user_id"].astype(str))
+    # the seed are the clickers, so the click count defines it: left out, and said
+    assert "clicks" in la["excluded_features"] and la["warnings"]
     rc, _, err = _run(capsys, "audience", "uplift", *w)
     assert rc == 2 and "needs a randomised 'treatment' column" in err
     assert len(err.strip().splitlines()) <= 3  # one message (wrapped by the terminal)

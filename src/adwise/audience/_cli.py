@@ -59,6 +59,9 @@ def segment(
     transform: str = typer.Option("log", "--transform", help="log, rank or none (plain files)."),
     seed: int = typer.Option(0, "--seed"),
     export: Path = typer.Option(None, "--export", help="Workspace: write user_id,segment CSV."),
+    raw_ids: Path = typer.Option(None, "--raw-ids", help="Your file of raw user ids (one per "
+                                 "line, or a CSV with user_id): exports carry them instead of "
+                                 "pseudonyms."),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -101,7 +104,7 @@ def segment(
         with progress("audience: segmenting"):
             res = segment_workspace(ws, kk, method, random_state=seed)
         if export is not None:
-            res["export"] = export_segments(ws, export)
+            res["export"] = export_segments(ws, export, raw_ids=raw_ids)
     if json_:
         emit_json(res)
         return
@@ -119,6 +122,9 @@ def lookalike(
     top: int = typer.Option(None, "--top", min=1, help="Audience size."),
     top_percent: float = typer.Option(None, "--top-percent", min=0.01, max=100.0),
     out: Path = typer.Option(None, "--out", help="Write the audience's ids (CSV)."),
+    raw_ids: Path = typer.Option(None, "--raw-ids", help="Workspace: your file of raw user ids "
+                                 "(one per line, or a CSV with user_id); --out then holds them "
+                                 "instead of pseudonyms."),
     seed: int = typer.Option(0, "--seed"),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
@@ -148,6 +154,13 @@ def lookalike(
         res, ids = lookalike_workspace(
             ws, str(seed_file) if seed_file else None, campaign, top, top_percent, random_state=seed
         )
+    if raw_ids is not None:
+        if data is not None:
+            raise InputError("--raw-ids is for workspace lookalikes: a plain file's ids are "
+                             "already yours.")
+        from adwise.audience._pipeline import raw_id_map, to_raw_ids
+
+        ids, res["not_in_raw_ids"] = to_raw_ids(ids, raw_id_map(ws, raw_ids))
     if out is not None:
         write_csv(pd.DataFrame({"user_id": ids}), out)
         res["file"] = str(out)

@@ -258,11 +258,15 @@ def load_segments(ws: Any, version: str | None = None) -> tuple[pd.Series, dict[
     )
 
 
-def export_segments(ws: Any, out: str | Path, version: str | None = None) -> dict[str, Any]:
+def export_segments(ws: Any, out: str | Path, version: str | None = None,
+                    raw_ids: str | Path | None = None) -> dict[str, Any]:
     """Write ``user_id,segment`` for every segment of at least the workspace's min size.
 
     Segments smaller than ``min_segment_size`` (k-anonymity; default 50) are withheld and
-    listed in the result; when every segment is too small the export is refused.
+    listed in the result; when every segment is too small the export is refused.  With
+    ``raw_ids`` (the owner's file of raw ids, see :func:`raw_id_map`) the file holds the raw
+    ids instead of the stored pseudonyms; users the file does not list are left out and
+    counted.
     """
     seg, _ = load_segments(ws, version)
     min_size = ws.min_segment_size
@@ -274,14 +278,53 @@ def export_segments(ws: Any, out: str | Path, version: str | None = None) -> dic
             f"refusing to export: every segment has fewer than {min_size} users (the workspace's"
             " min_segment_size); segment into fewer groups or ingest more users."
         )
-    write_csv(pd.DataFrame({"user_id": keep.index, "segment": keep.to_numpy()}), out)
+    ids, unmatched = np.asarray(keep.index, dtype=object), 0
+    if raw_ids is not None:
+        mapping = raw_id_map(ws, raw_ids)
+        raw = pd.Series(np.asarray(keep.index, dtype=str)).map(mapping)
+        unmatched = int(raw.isna().sum())
+        keep = keep[raw.notna().to_numpy()]
+        ids = raw.dropna().to_numpy(dtype=object)
+    write_csv(pd.DataFrame({"user_id": ids, "segment": keep.to_numpy()}), out)
     return {
         "file": str(out),
         "rows": len(keep),
+        "raw_ids": raw_ids is not None,
+        "not_in_raw_ids": unmatched,
         "segments": sorted(int(s) for s in keep.unique()),
         "withheld_segments": small,
         "min_size": min_size,
     }
+
+
+def raw_id_map(ws: Any, path: str | Path, column: str = "user_id") -> dict[str, str]:
+    """Stored (pseudonymised) id -> the owner's raw id, from the owner's own file of ids.
+
+    The workspace keeps no raw ids; to send a list back to an ad platform the owner gives a
+    file that holds them (one id per line, or a CSV / Parquet with a ``column`` column, e.g.
+    the events file that was ingested), and each is pseudonymised with the workspace's key
+    and matched.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file of raw ids (--raw-ids).")
+    with open(p, errors="replace") as fh:
+        head = fh.readline()
+    if p.suffix.lower() in (".parquet", ".pq", ".jsonl") or "," in head or ";" in head:
+        df = _read(p)
+        if column not in df.columns:
+            raise ContractError(str(p), column, "not in the file (--raw-ids)",
+                                f"give a file with a {column!r} column, or one id per line")
+        raw = pd.unique(df[column].dropna().astype(str))
+    else:
+        raw = pd.unique(pd.Series(_seed_ids(p)))
+    return dict(zip(ws.pseudonyms(raw), raw, strict=True))
+
+
+def to_raw_ids(stored: np.ndarray, mapping: dict[str, str]) -> tuple[np.ndarray, int]:
+    """The raw ids of ``stored`` (those ``mapping`` knows) and how many it did not know."""
+    raw = pd.Series(np.asarray(stored, dtype=str)).map(mapping)
+    return raw.dropna().to_numpy(dtype=object), int(raw.isna().sum())
 
 
 # ---------------------------------------------------------------------------- lookalike
