@@ -70,8 +70,8 @@ def split_events(
     ----------
     ts : Series or array of datetimes
     y : array of 0/1, optional
-        The label: a split whose test or training part holds no positive (or no negative) is
-        not usable, so it falls back too.
+        The label: a time split whose test or training part holds no positive is not
+        usable, so it falls back too.
     groups : Series or array, optional
         The user of each row: a random split keeps each user's rows on one side, so a user's
         own history does not leak into the other part.  Without it (or with fewer than 10
@@ -100,10 +100,10 @@ def split_events(
         if n_test < MIN_TEST_SHARE * test_fraction * n or n_test == n:
             reason = (f"the latest {test_fraction:.0%} of time holds {n_test:,} of {n:,} rows "
                       "(timestamps are too coarse)")
-        elif yy is not None and not _both_classes(yy[test]):
-            reason = f"the latest {test_fraction:.0%} of time holds no positive or no negative"
-        elif yy is not None and not _both_classes(yy[~test]):
-            reason = "the earlier part of time holds no positive or no negative"
+        elif yy is not None and not np.nansum(yy[test]) > 0:
+            reason = f"the latest {test_fraction:.0%} of time holds no positive"
+        elif yy is not None and not np.nansum(yy[~test]) > 0:
+            reason = "the earlier part of time holds no positive"
         else:
             return EventSplit(np.flatnonzero(~test), np.flatnonzero(test), "time", cut,
                               f"by time (test from {cut})")

@@ -266,3 +266,35 @@ def test_workspace_segments_recover_truth_and_export(
     capsys.readouterr()
     seg2, _ = load_segments(ws)
     assert (seg2.reindex(seg.index) == seg).mean() > 0.95
+
+
+def test_segment_names_are_unique():
+    X = pd.DataFrame({"recency": [1.0, 1.0, 9.0, 9.0, 1.2, 0.8], "frequency": [5, 5, 1, 1, 5, 5]})
+    prof = describe_segments(X, np.array([0, 0, 1, 1, 2, 2]))
+    names = [p["name"] for p in prof]
+    assert len(set(names)) == len(names)
+
+
+def test_auto_k_takes_two_only_when_decisive():
+    rng = np.random.default_rng(0)
+    two = pd.DataFrame(np.r_[rng.normal(0, 1, (200, 2)), rng.normal(10, 1, (200, 2))])
+    seg = Segmenter(transform="none").fit(two)
+    assert seg.k_ == 2 and "beats k >= 3" in seg.k_rule_
+    # a skewed continuum (RFM-like): k = 2 leads by a little, so k >= 3 is taken, and said
+    blob = pd.DataFrame(rng.lognormal(0, 1, (600, 3)))
+    seg = Segmenter().fit(blob)
+    assert seg.k_ >= 3 and set(seg.scores_) == set(range(2, 11))
+
+
+def test_split_falls_back_to_random_by_user_on_one_timestamp():
+    from adwise._split import split_events
+
+    ts = pd.Series(pd.Timestamp("2014-10-21 00:00"), index=range(400))
+    users = np.repeat(np.arange(40), 10)
+    y = np.tile([0, 0, 0, 1], 100)
+    sp = split_events(ts, y, users, 0.2, seed=0)
+    assert sp.kind == "random" and sp.description.startswith("random by user")
+    assert "only 1 distinct timestamp" in sp.description
+    assert not set(users[sp.train]) & set(users[sp.test])
+    hourly = pd.Series(pd.date_range("2026-01-01", periods=400, freq="h"))
+    assert split_events(hourly, y, users, 0.2).kind == "time"
