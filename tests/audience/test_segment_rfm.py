@@ -298,3 +298,44 @@ def test_split_falls_back_to_random_by_user_on_one_timestamp():
     assert not set(users[sp.train]) & set(users[sp.test])
     hourly = pd.Series(pd.date_range("2026-01-01", periods=400, freq="h"))
     assert split_events(hourly, y, users, 0.2).kind == "time"
+
+
+def test_integer_codes_are_categories_not_numbers():
+    from adwise._columns import is_code
+
+    n = 300
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "C1": rng.choice([1005, 1002, 1010], n),       # Avazu-like code
+        "device_type": rng.choice([1, 4, 5], n),        # a code by its name
+        "site_hash": rng.choice(["1fbe01fe", "85f751fd", "d6137915"], n),
+        "children": rng.integers(0, 4, n),              # a small count: a number
+        "clicked": rng.integers(0, 2, n),               # a 0/1 flag: a number
+        "spend": rng.lognormal(0, 1, n),
+    })
+    assert is_code("C1", df["C1"]) and is_code("device_type", df["device_type"])
+    assert not is_code("children", df["children"]) and not is_code("clicked", df["clicked"])
+    assert not is_code("spend", df["spend"])
+
+
+def test_plain_file_segmentation_uses_categorical_columns(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    n = 400
+    grp = rng.integers(0, 2, n)
+    df = pd.DataFrame({
+        "id": np.arange(n),
+        "spend": np.where(grp == 1, 50.0, 5.0) * rng.lognormal(0, 0.2, n),
+        "channel": np.where(grp == 1, "web", "store"),
+        "C1": np.where(grp == 1, 1005, 1002),
+        "token": [f"{rng.integers(1 << 40):012x}" for _ in range(n)],  # an id: left out
+    })
+    f = tmp_path / "customers.csv"
+    df.to_csv(f, index=False)
+    assert main(["audience", "segment", "--data", str(f), "--id-col", "id", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert "channel=web" in res["features"] and "C1=1005" in res["features"]
+    assert "C1" not in res["features"] and not any(c.startswith("token") for c in res["features"])
+    # codes read with their column, never as "high C1"
+    words = " ".join(p["name"] for p in res["profiles"])
+    assert "high C1" not in words and "low C1" not in words
+    assert len({p["name"] for p in res["profiles"]}) == len(res["profiles"])

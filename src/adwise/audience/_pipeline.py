@@ -87,15 +87,35 @@ def segment_file(
     criterion: str = "silhouette",
     random_state: int = 0,
 ) -> dict[str, Any]:
-    """Segment the rows of a file on its numeric columns (the id column excluded)."""
+    """Segment the rows of a file on its columns (the id column excluded).
+
+    Numeric columns are used as numbers; text columns of few levels and integer codes
+    (:func:`adwise._columns.is_code`) as one-hot indicators of their ten most frequent levels
+    (the rest ``other``); id-like text columns (mostly distinct values) are left out.
+    """
+    from adwise._columns import MAX_CODE_LEVELS, is_code, top_levels
+
     t0 = time.perf_counter()
     df = _read(path)
     _col(df, id_col, "--id-col", str(path))
-    X = df.drop(columns=[id_col]).select_dtypes("number")
-    X = X.loc[:, X.notna().any()]
-    if X.shape[1] == 0:
-        raise InputError(f"{path}: no numeric columns besides {id_col!r} to segment on.")
+    rest = df.drop(columns=[id_col])
+    rest = rest.loc[:, rest.notna().any()]
+    numeric = [c for c in rest.columns if pd.api.types.is_numeric_dtype(rest[c])
+               and not is_code(c, rest[c])]
+    X = rest[numeric].astype(float)
     X = X.fillna(X.median())
+    blocks = [X]
+    for c in rest.columns:
+        if c in numeric:
+            continue
+        s = rest[c]
+        if s.nunique() > max(MAX_CODE_LEVELS, 0.5 * len(s)) or s.nunique() < 2:
+            continue  # an identifier (or a constant): no group structure to find
+        blocks.append(pd.get_dummies(top_levels(s), prefix=str(c), prefix_sep="=")
+                      .astype(float))
+    X = pd.concat(blocks, axis=1)
+    if X.shape[1] == 0:
+        raise InputError(f"{path}: no columns besides {id_col!r} to segment on.")
     seg = Segmenter(
         k=k, method=method, transform=transform, criterion=criterion, random_state=random_state
     ).fit(X)

@@ -15,6 +15,7 @@ Euclidean distance.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,6 +26,9 @@ from adwise._params import Interval, Options
 from adwise.base import AdwiseEstimator, check_is_fitted
 
 __all__ = ["Segmenter", "describe_segments", "match_segments"]
+
+# a hashed id (hex digits, 8+ characters) reads as a code, not a word
+_HASHLIKE = re.compile(r"^[0-9a-f]{8,}$", re.IGNORECASE)
 
 #: how much higher the silhouette of k = 2 must be than that of every k >= 3 to be chosen
 DECISIVE_GAIN = 0.10
@@ -323,7 +327,11 @@ def _phrase(feature: str, direction: float) -> str | None:
         col, val = feature.split("=", 1)
         if direction <= 0:
             return None
-        return f"aged {val}" if col.startswith("age") else val
+        if col.startswith("age"):
+            return f"aged {val}"
+        # a bare code ("1005", "a8f5c2") says nothing without its column
+        return val if any(ch.isalpha() for ch in val) and len(val) < 20 and not \
+            _HASHLIKE.match(val) else f"{col} {val}"
     if feature.startswith(("text=", "interest=")):
         return None
     if feature in ("ctr", "cvr"):

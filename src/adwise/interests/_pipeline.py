@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from adwise._columns import as_labels, is_code
 from adwise._exceptions import InputError
 from adwise.interests._affinity import InterestProfiler
 from adwise.interests._latent import LatentClassModel
@@ -134,10 +135,13 @@ def build_user_context(
         attrs = [c for c in u.columns if c not in _ATTR_SKIP]
         for c in attrs:
             s = u[c]
-            if pd.api.types.is_numeric_dtype(s):
+            if pd.api.types.is_numeric_dtype(s) and not is_code(c, s):
                 blocks.append(s.astype(float).rename(c).to_frame())
             elif s.nunique() <= 30:
-                blocks.append(pd.get_dummies(s.astype(str), prefix=c, prefix_sep="=").astype(float))
+                # text and integer codes (device type 1, 4, 5; C1 1005): one column per value,
+                # never "low" / "high" numbers
+                blocks.append(pd.get_dummies(as_labels(s), prefix=c, prefix_sep="=")
+                              .astype(float))
     if text_scores is not None:
         blocks.append(text_scores.reindex(index).add_prefix("text="))
     ctx = pd.concat(blocks, axis=1)
@@ -152,8 +156,8 @@ def user_count_blocks(
     ``impressions`` and ``clicks`` per ad category, ``hours`` (events per three-hour band),
     ``weekdays`` (events per day of the week), ``words`` (which words the user's own ``text``
     uses, sparse; words used by fewer than five users are dropped) and one one-hot block per
-    categorical user attribute (``attr=<column>``; users missing from ``users`` get a row of
-    zeros, i.e. no evidence).  Numeric attributes are left out.
+    categorical user attribute, integer codes included (``attr=<column>``; users missing
+    from ``users`` get a row of zeros, i.e. no evidence).  Numeric attributes are left out.
     """
     from scipy import sparse
 
@@ -194,9 +198,10 @@ def user_count_blocks(
             pass
     for c in u.columns:
         s = u[c]
-        if c in _ATTR_SKIP or pd.api.types.is_numeric_dtype(s) or not 1 < s.nunique() <= 30:
+        if c in _ATTR_SKIP or (pd.api.types.is_numeric_dtype(s) and not is_code(c, s)) \
+                or not 1 < s.nunique() <= 30:
             continue
-        blocks[f"attr={c}"] = pd.get_dummies(s.astype("string")).to_numpy(dtype=float)
+        blocks[f"attr={c}"] = pd.get_dummies(as_labels(s)).to_numpy(dtype=float)
     return blocks
 
 
