@@ -138,7 +138,7 @@ def _every_command(tmp_path, capsys, events: pd.DataFrame, ingest_map: list[str]
     rc, out, err = _run(capsys, "report", "--out", tmp_path / "r.html", *w)
     assert rc == 0, err
     html = (tmp_path / "r.html").read_text()
-    assert "Placement" in html and "Audience" in html
+    assert "Placement" in html and "Audience" in html and "after None" not in html
 
     _serve(ws, user)
 

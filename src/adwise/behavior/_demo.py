@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from adwise._plugins import DemoContext, DemoResult, ReportSection
@@ -13,8 +14,12 @@ def _sections(meta: dict[str, Any], oracle_auc: float | None = None) -> list[Rep
     from adwise.report._charts import bar_chart, line_chart
 
     m = meta.get("metrics", {})
-    parts = [f"<p>pCTR model {meta.get('version', '')}: tested on the latest events "
-             f"(after {meta.get('split_ts', '?')}): AUC {m.get('auc', float('nan')):.4f}, "
+    # models trained on coarse timestamps were tested on a random split, which says so
+    tested = (f"tested on held-out users, split {meta['split']}"
+              if str(meta.get("split", "")).startswith("random")
+              else f"tested on the latest events (after {meta.get('split_ts', '?')})")
+    parts = [f"<p>pCTR model {meta.get('version', '')}: {html.escape(tested)}: "
+             f"AUC {m.get('auc', float('nan')):.4f}, "
              f"log loss {m.get('logloss', float('nan')):.4f}, ECE {m.get('ece', float('nan')):.4f}"
              f", calibration {m.get('calibration', '?')}"
              + (f"; oracle AUC (true click probabilities) {oracle_auc:.4f}" if oracle_auc else "")
