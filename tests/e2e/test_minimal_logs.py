@@ -82,12 +82,17 @@ def _every_command(tmp_path, capsys, events: pd.DataFrame, ingest_map: list[str]
     b = _json(capsys, "behavior", "train", *w)
     assert 0.5 < b["auc"] <= 1.0 and b["split"]
     assert b["split"].startswith(("by time", "random by user"))
+    assert _json(capsys, "behavior", "evaluate", *w)["split"] == b["split"]
     rows = tmp_path / "score.csv"
     events.head(20).to_csv(rows, index=False)
     p = _json(capsys, "behavior", "predict", "--input", rows, "--raw-ids", *w)
     assert p["rows"] == 20 and all(0 < r["p_click"] < 1 for r in p["predictions"])
     # these are stored events: said, and their own click left out of the history
     assert p["stored_events"] == 20
+    # raw ids given as stored ones: almost none match the workspace, and that is said
+    p = _json(capsys, "behavior", "predict", "--input", rows, *w)
+    assert any("of the rows' user_id values are users of this workspace" in x
+               for x in p["warnings"])
 
     d = _json(capsys, "delivery", "train", *w)
     assert d["n_items"] > 0 and "split" in d["metrics"]
@@ -97,6 +102,8 @@ def _every_command(tmp_path, capsys, events: pd.DataFrame, ingest_map: list[str]
     assert all(a["bid"] is None for a in rec["ads"])
     rc, out, _ = _run(capsys, "delivery", "recommend", "--user", user, *w)
     assert rc == 0 and "ranked by pCTR" in out
+    r = _json(capsys, "delivery", "recommend", "--user", "nobody-1", "--user", "nobody-2", *w)
+    assert r["warnings"] and "0 of 2 users are users of this workspace" in r["warnings"][0]
 
     i = _json(capsys, "interests", "train", *w)
     assert i["interest_unit"] == "ad_id" and i["text_topics"] is False

@@ -158,10 +158,13 @@ def evaluate(
         res = train_workspace(ws, model=model, seed=seed, n_jobs=threads, save=False,
                               conversion=False, tune=budget_)
         out = {k: v for k, v in res.metrics.items() if k != "reliability"}
+        out["split"] = res.split
     if json_:
         emit_json(out)
         return
     console.print(f"{model}: {_summary(out)}")
+    if "split" in out:
+        console.print(f"test split: {out['split']}")
     if "tuning" in out:
         console.print(_tuning_line(out["tuning"]))
     console.print(f"fit {out['fit_seconds']:.1f} s, predict "
