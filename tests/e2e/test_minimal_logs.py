@@ -184,6 +184,7 @@ def test_minimal_synthetic_log_runs_every_command(tmp_path, capsys):
     _every_command(tmp_path, capsys, ev, [])
 
 
+@pytest.mark.slow  # ~40 s: 7,302 users through every capability
 @pytest.mark.shared_data
 def test_avazu_sample_mapped_runs_every_command(tmp_path, capsys, shared_data):
     ev = _avazu(tmp_path, shared_data)
