@@ -39,13 +39,13 @@ def _minimal_world(tmp_path):
 
 
 def _avazu(tmp_path, shared_data):
-    """The Avazu sample mapped as a user would: hour -> ts (ISO here), device_ip -> user_id,
-    C14 -> ad_id, pos + banner_pos -> placement, click -> clicked; ads with ad_id only."""
+    """The Avazu sample mapped as a user would (the README's "Your own logs"): hour (YYMMDDHH)
+    -> ts, device_ip -> user_id, C14 -> ad_id, pos + banner_pos -> placement, click ->
+    clicked; ads with ad_id only."""
     a = pd.read_csv(shared_data / "avazu" / "avazu_train_head10k.csv", dtype=str)
     ev = pd.DataFrame({
-        "hour": pd.to_datetime(a["hour"], format="%y%m%d%H").dt.strftime("%Y-%m-%dT%H:00:00"),
-        "device_ip": a["device_ip"], "C14": a["C14"], "placement": "pos" + a["banner_pos"],
-        "click": a["click"].astype(int)})
+        "hour": a["hour"], "device_ip": a["device_ip"], "C14": a["C14"],
+        "placement": "pos" + a["banner_pos"], "click": a["click"].astype(int)})
     ev.to_csv(tmp_path / "events.csv", index=False)
     pd.DataFrame({"ad_id": sorted(a["C14"].unique())}).to_csv(tmp_path / "ads.csv", index=False)
     return ev.rename(columns={"hour": "ts", "device_ip": "user_id", "C14": "ad_id",
@@ -189,7 +189,10 @@ def test_minimal_synthetic_log_runs_every_command(tmp_path, capsys):
 def test_avazu_sample_mapped_runs_every_command(tmp_path, capsys, shared_data):
     ev = _avazu(tmp_path, shared_data)
     _every_command(tmp_path, capsys, ev, ["--map", "hour=ts", "--map", "device_ip=user_id",
-                                          "--map", "C14=ad_id", "--map", "click=clicked"])
+                                          "--map", "C14=ad_id", "--map", "click=clicked",
+                                          "--ts-format", "%y%m%d%H"])
+    info = _json(capsys, "workspace", "info", "--workspace", tmp_path / "ws")
+    assert info["first_event"].startswith("2014-10-21")  # --ts-format read YYMMDDHH
     # one hour of log: behaviour had to fall back, and said why
     got = json.loads(
         (tmp_path / "ws" / "models" / "behavior" / "v0001" / "metadata.json").read_text())
