@@ -339,3 +339,26 @@ def test_plain_file_segmentation_uses_categorical_columns(tmp_path, capsys):
     words = " ".join(p["name"] for p in res["profiles"])
     assert "high C1" not in words and "low C1" not in words
     assert len({p["name"] for p in res["profiles"]}) == len(res["profiles"])
+
+
+def test_plain_file_segments_show_the_outcome_rate(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    n = 400
+    grp = rng.integers(0, 2, n)
+    df = pd.DataFrame({
+        "id": np.arange(n),
+        "balance": np.where(grp == 1, 900.0, 20.0) * rng.lognormal(0, 0.2, n),
+        "loan": np.where(grp == 1, "no", "yes"),
+        "y": np.where(rng.random(n) < np.where(grp == 1, 0.4, 0.05), "yes", "no"),
+    })
+    f = tmp_path / "bank.csv"
+    df.to_csv(f, index=False)
+    assert main(["audience", "segment", "--data", str(f), "--id-col", "id", "--outcome-col", "y",
+                 "--k", "2", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert not any(c.startswith("y=") for c in res["features"])  # the outcome is no feature
+    rates = sorted(p["response_rate"] for p in res["profiles"])
+    assert rates[0] < 0.15 < 0.25 < rates[1]
+    assert all("response" in p["description"] for p in res["profiles"])
+    # a bare "yes" / "no" is named with its column
+    assert all(p["name"].lower().startswith("loan ") for p in res["profiles"])

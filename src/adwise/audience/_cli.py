@@ -43,6 +43,8 @@ def _print_segments(res: dict) -> None:
 def segment(
     data: Path = typer.Option(None, "--data", help="A file to segment (else the workspace)."),
     id_col: str = typer.Option(None, "--id-col", help="Row id column (plain-file mode)."),
+    outcome_col: str = typer.Option(None, "--outcome-col", help="Plain file: a 0/1 or yes/no "
+                                    "outcome (not a feature); each segment's rate is shown."),
     customer_col: str = typer.Option(None, "--customer-col", help="Transactions: customer id."),
     date_col: str = typer.Option(None, "--date-col", help="Transactions: date."),
     amount_col: str = typer.Option(None, "--amount-col", help="Transactions: amount."),
@@ -98,7 +100,8 @@ def segment(
                 "--data needs --id-col (the row id), or --customer-col/--date-col/--amount-col "
                 "for RFM from a transactions file."
             )
-        res = segment_file(data, id_col, kk, method, transform, random_state=seed)
+        res = segment_file(data, id_col, kk, method, transform, random_state=seed,
+                           outcome_col=outcome_col)
     else:
         ws = open_workspace(workspace)
         with progress("audience: segmenting"):

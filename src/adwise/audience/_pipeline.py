@@ -86,18 +86,31 @@ def segment_file(
     transform: str = "log",
     criterion: str = "silhouette",
     random_state: int = 0,
+    outcome_col: str | None = None,
 ) -> dict[str, Any]:
     """Segment the rows of a file on its columns (the id column excluded).
 
     Numeric columns are used as numbers; text columns of few levels and integer codes
     (:func:`adwise._columns.is_code`) as one-hot indicators of their ten most frequent levels
     (the rest ``other``); id-like text columns (mostly distinct values) are left out.
+    ``outcome_col`` (0/1 or yes/no, e.g. a campaign's response) is not a feature: each
+    segment's rate of it is reported.
     """
     from adwise._columns import MAX_CODE_LEVELS, is_code, top_levels
 
     t0 = time.perf_counter()
     df = _read(path)
     _col(df, id_col, "--id-col", str(path))
+    outcomes = None
+    if outcome_col is not None:
+        _col(df, outcome_col, "--outcome-col", str(path))
+        y = df[outcome_col]
+        if not pd.api.types.is_numeric_dtype(y):
+            y = y.astype(str).str.strip().str.lower().map(
+                {"yes": 1, "no": 0, "true": 1, "false": 0, "y": 1, "n": 0, "1": 1, "0": 0})
+        outcomes = pd.DataFrame(
+            {"response": check_binary(y.to_numpy(dtype=float), outcome_col, str(path))})
+        df = df.drop(columns=[outcome_col])
     rest = df.drop(columns=[id_col])
     rest = rest.loc[:, rest.notna().any()]
     numeric = [c for c in rest.columns if pd.api.types.is_numeric_dtype(rest[c])
@@ -119,12 +132,13 @@ def segment_file(
     seg = Segmenter(
         k=k, method=method, transform=transform, criterion=criterion, random_state=random_state
     ).fit(X)
-    profiles = describe_segments(X, seg.labels_)
+    profiles = describe_segments(X, seg.labels_, outcomes=outcomes)
     return _result(
         seg,
         profiles,
         {
             "rows": len(X),
+            "outcome": outcome_col,
             "features": list(X.columns),
             "fit_seconds": round(time.perf_counter() - t0, 3),
         },

@@ -30,6 +30,9 @@ __all__ = ["Segmenter", "describe_segments", "match_segments"]
 # a hashed id (hex digits, 8+ characters) reads as a code, not a word
 _HASHLIKE = re.compile(r"^[0-9a-f]{8,}$", re.IGNORECASE)
 
+_GENERIC = {"yes", "no", "y", "n", "true", "false", "unknown", "other", "missing", "none",
+            "nan", "n/a", "na"}
+
 #: how much higher the silhouette of k = 2 must be than that of every k >= 3 to be chosen
 DECISIVE_GAIN = 0.10
 
@@ -329,9 +332,10 @@ def _phrase(feature: str, direction: float) -> str | None:
             return None
         if col.startswith("age"):
             return f"aged {val}"
-        # a bare code ("1005", "a8f5c2") says nothing without its column
+        # a bare code ("1005", "a8f5c2") or a bare "yes" / "unknown" says nothing without
+        # its column
         return val if any(ch.isalpha() for ch in val) and len(val) < 20 and not \
-            _HASHLIKE.match(val) else f"{col} {val}"
+            _HASHLIKE.match(val) and val.lower() not in _GENERIC else f"{col} {val}"
     if feature.startswith(("text=", "interest=")):
         return None
     if feature in ("ctr", "cvr"):
@@ -349,9 +353,10 @@ def describe_segments(
     """Readable profiles: name, size/share, outcome rates vs average, what sets each apart.
 
     ``features`` are the (untransformed) features; ``outcomes`` optional per-row columns among
-    ``impressions``, ``clicks``, ``conversions``, ``value``; ``interests`` an optional per-row
-    lift matrix (columns are categories).  A feature sets a segment apart by its standardised
-    mean difference :math:`(\\bar x_s - \\bar x) / s_x` (Cohen's d against everyone).
+    ``impressions``, ``clicks``, ``conversions``, ``value``, ``response`` (a 0/1 outcome);
+    ``interests`` an optional per-row lift matrix (columns are categories).  A feature sets a
+    segment apart by its standardised mean difference :math:`(\\bar x_s - \\bar x) / s_x`
+    (Cohen's d against everyone).
     """
     labels = np.asarray(labels)
     n = len(labels)
@@ -408,6 +413,13 @@ def describe_segments(
                 desc += f", CTR {ctr * 100:.1f} % ({ctr / avg:.1f}x average)" if avg else ""
             if "clicks" in outcomes and "conversions" in outcomes and o["clicks"] > 0:
                 prof["cvr"] = round(float(o["conversions"] / o["clicks"]), 4)
+            if "response" in outcomes:
+                r = float(o["response"] / m.sum())
+                avgr = float(tot["response"] / n) if n else np.nan
+                prof["response_rate"] = round(r, 4)
+                prof["response_vs_average"] = round(r / avgr, 2) if avgr else None
+                desc += (f", response {r * 100:.1f} % ({r / avgr:.1f}x average)" if avgr
+                         else f", response {r * 100:.1f} %")
             if "value" in outcomes:
                 v = float(o["value"] / m.sum())
                 avgv = float(tot["value"] / n) if n else np.nan
