@@ -266,3 +266,99 @@ def test_workspace_segments_recover_truth_and_export(
     capsys.readouterr()
     seg2, _ = load_segments(ws)
     assert (seg2.reindex(seg.index) == seg).mean() > 0.95
+
+
+def test_segment_names_are_unique():
+    X = pd.DataFrame({"recency": [1.0, 1.0, 9.0, 9.0, 1.2, 0.8], "frequency": [5, 5, 1, 1, 5, 5]})
+    prof = describe_segments(X, np.array([0, 0, 1, 1, 2, 2]))
+    names = [p["name"] for p in prof]
+    assert len(set(names)) == len(names)
+
+
+def test_auto_k_takes_two_only_when_decisive():
+    rng = np.random.default_rng(0)
+    two = pd.DataFrame(np.r_[rng.normal(0, 1, (200, 2)), rng.normal(10, 1, (200, 2))])
+    seg = Segmenter(transform="none").fit(two)
+    assert seg.k_ == 2 and "beats k >= 3" in seg.k_rule_
+    # a skewed continuum (RFM-like): k = 2 leads by a little, so k >= 3 is taken, and said
+    blob = pd.DataFrame(rng.lognormal(0, 1, (600, 3)))
+    seg = Segmenter().fit(blob)
+    assert seg.k_ >= 3 and set(seg.scores_) == set(range(2, 11))
+
+
+def test_split_falls_back_to_random_by_user_on_one_timestamp():
+    from adwise._split import split_events
+
+    ts = pd.Series(pd.Timestamp("2014-10-21 00:00"), index=range(400))
+    users = np.repeat(np.arange(40), 10)
+    y = np.tile([0, 0, 0, 1], 100)
+    sp = split_events(ts, y, users, 0.2, seed=0)
+    assert sp.kind == "random" and sp.description.startswith("random by user")
+    assert "only 1 distinct timestamp" in sp.description
+    assert not set(users[sp.train]) & set(users[sp.test])
+    hourly = pd.Series(pd.date_range("2026-01-01", periods=400, freq="h"))
+    assert split_events(hourly, y, users, 0.2).kind == "time"
+
+
+def test_integer_codes_are_categories_not_numbers():
+    from adwise._columns import is_code
+
+    n = 300
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "C1": rng.choice([1005, 1002, 1010], n),       # Avazu-like code
+        "device_type": rng.choice([1, 4, 5], n),        # a code by its name
+        "site_hash": rng.choice(["1fbe01fe", "85f751fd", "d6137915"], n),
+        "children": rng.integers(0, 4, n),              # a small count: a number
+        "clicked": rng.integers(0, 2, n),               # a 0/1 flag: a number
+        "spend": rng.lognormal(0, 1, n),
+    })
+    assert is_code("C1", df["C1"]) and is_code("device_type", df["device_type"])
+    assert not is_code("children", df["children"]) and not is_code("clicked", df["clicked"])
+    assert not is_code("spend", df["spend"])
+
+
+def test_plain_file_segmentation_uses_categorical_columns(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    n = 400
+    grp = rng.integers(0, 2, n)
+    df = pd.DataFrame({
+        "id": np.arange(n),
+        "spend": np.where(grp == 1, 50.0, 5.0) * rng.lognormal(0, 0.2, n),
+        "channel": np.where(grp == 1, "web", "store"),
+        "C1": np.where(grp == 1, 1005, 1002),
+        "token": [f"{rng.integers(1 << 40):012x}" for _ in range(n)],  # an id: left out
+    })
+    f = tmp_path / "customers.csv"
+    df.to_csv(f, index=False)
+    assert main(["audience", "segment", "--data", str(f), "--id-col", "id", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert "channel=web" in res["features"] and "C1=1005" in res["features"]
+    assert "C1" not in res["features"] and not any(c.startswith("token") for c in res["features"])
+    # codes read with their column, never as "high C1"
+    words = " ".join(p["name"] for p in res["profiles"])
+    assert "high C1" not in words and "low C1" not in words
+    assert len({p["name"] for p in res["profiles"]}) == len(res["profiles"])
+
+
+def test_plain_file_segments_show_the_outcome_rate(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    n = 400
+    grp = rng.integers(0, 2, n)
+    df = pd.DataFrame({
+        "id": np.arange(n),
+        "balance": np.where(grp == 1, 900.0, 20.0) * rng.lognormal(0, 0.2, n),
+        "loan": np.where(grp == 1, "no", "yes"),
+        "y": np.where(rng.random(n) < np.where(grp == 1, 0.4, 0.05), "yes", "no"),
+    })
+    f = tmp_path / "bank.csv"
+    df.to_csv(f, index=False)
+    assert main(["audience", "segment", "--data", str(f), "--id-col", "id", "--outcome-col", "y",
+                 "--k", "2", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert not any(c.startswith("y=") for c in res["features"])  # the outcome is no feature
+    rates = sorted(p["response_rate"] for p in res["profiles"])
+    assert rates[0] < 0.15 < 0.25 < rates[1]
+    assert all("response" in p["description"] for p in res["profiles"])
+    # a bare "yes" / "no" is named with its column
+    assert all(p["name"].lower().startswith("loan ") for p in res["profiles"])

@@ -294,3 +294,19 @@ def test_workspace_lookalike_from_raw_seed_ids(loaded_workspace, small_world, tm
     res = json.loads(capsys.readouterr().out)
     assert res["seed_size"] == len(conv) and res["audience_size"] == 200
     assert 0.5 < res["auc"] <= 1.0
+
+
+def test_workspace_uplift_uses_the_treatment_column(loaded_workspace, capsys):
+    from adwise.cli._main import main as cli
+
+    ws = loaded_workspace
+    w = ["--workspace", str(ws.path)]
+    # the world logs a randomised treatment: per-user uplift on the workspace
+    assert cli(["audience", "uplift", *w, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["users_test"] > 0 and np.isfinite(res["qini"]) and res["split"]
+    # without it, one line says what is missing and how to give it
+    with ws.connect() as con:
+        con.execute("UPDATE events SET treatment = NULL")
+    assert cli(["audience", "uplift", *w]) == 2
+    assert "needs a randomised 'treatment' column" in capsys.readouterr().err

@@ -34,6 +34,8 @@ def test_end_to_end_cli(loaded_workspace, small_world, tmp_path, capsys):
                str(tmp_path / "score.csv"), "--raw-ids", "--explain", "3", "--json"])
     pred = json.loads(capsys.readouterr().out)
     assert rc == 0 and pred["rows"] == 50
+    # these are stored events: said, and each one's own click left out of its history
+    assert pred["stored_events"] == 50 and "already in the workspace" in pred["warnings"][-1]
     row = pred["predictions"][0]
     assert 0 < row["p_click"] < 1 and len(row["reasons"].split("; ")) == 3
     assert row["user_id"] == str(ev["user_id"].iloc[0])  # raw ids back, never pseudonyms
@@ -42,7 +44,9 @@ def test_end_to_end_cli(loaded_workspace, small_world, tmp_path, capsys):
     # the Python API gives the same numbers
     p = load_predictor(ws)
     frame = ev.assign(user_id=ws.pseudonyms(ev["user_id"].astype(str)))
-    np.testing.assert_allclose(p.predict_ctr(frame)[:1], [row["p_click"]], rtol=1e-6)
+    own = p.stored_clicks(frame)
+    assert not np.isnan(own).any()
+    np.testing.assert_allclose(p.predict_ctr(frame, own)[:1], [row["p_click"]], rtol=1e-6)
     assert len(p.explain(frame.head(2), k=4)[0]) == 4
 
 

@@ -308,3 +308,23 @@ def test_id_index_few_ids_by_dict_match_the_vectorised_path():
     assert idx.codes(np.array(["a", "b"], dtype=object)).tolist() == [0, 2]
     with pytest.raises(InputError, match="missing id at row 1"):
         idx.codes(["a", None])
+
+
+def test_planner_without_bids_ranks_by_pctr_and_says_so():
+    from adwise.delivery import DeliveryPlanner
+
+    ads = pd.DataFrame({"ad_id": ["a", "b", "c"]})
+    p = {"a": 0.1, "b": 0.3, "c": 0.2}
+
+    def ctr(frame):
+        return frame["ad_id"].map(p).to_numpy()
+
+    pl = DeliveryPlanner(ads, ctr)
+    assert pl.ranked_by.startswith("pCTR")
+    rows = pl.rank_records("u1")
+    assert [r["ad_id"] for r in rows] == ["b", "c", "a"] and rows[0]["bid"] is None
+    priced = DeliveryPlanner(ads, ctr, default_bid=2.0)
+    assert priced.rank_records("u1")[0]["expected_value"] == pytest.approx(0.6)
+    # some ads priced, others not: refused, naming the way out
+    with pytest.raises(InputError, match="--default-bid"):
+        DeliveryPlanner(ads.assign(bid=[1.0, None, 1.0]), ctr)

@@ -114,3 +114,24 @@ def test_recovery_recommended_cell_near_oracle(small_world):
             for s in truth.slots for h in range(24)}
     best = max(true.values())
     assert true[(rec["placement"], int(rec["hour"]))] >= 0.95 * best
+
+
+def test_interval_is_at_least_the_cells_binomial_interval_and_thin_cells_rank_last():
+    # the Avazu shape: pos1 with 1,941 impressions pooled hard into a big pos0; two tiny slots
+    rng = np.random.default_rng(0)
+    n = {"pos0": 8054, "pos1": 1941, "pos4": 2, "pos5": 2}
+    rows = []
+    for slot, k in n.items():
+        y = np.zeros(k, dtype=int)
+        hits = {"pos0": 1450, "pos1": 363, "pos4": 0, "pos5": 2}[slot]
+        y[rng.choice(k, hits, replace=False)] = 1
+        rows.append(pd.DataFrame({"placement": slot, "hour": 0, "weekday": 1, "clicked": y}))
+    eff = PlacementEffects().fit(pd.concat(rows, ignore_index=True))
+    rec = eff.recommend(by=("placement",), top=10)
+    pos1 = rec.set_index("placement").loc["pos1"]
+    assert pos1["impressions"] == 1941 and pos1["clicks"] == 363
+    # Wilson 95 % for 363/1941 is [17.0 %, 20.5 %]: the interval may not be narrower
+    assert pos1["ctr_low"] <= 0.171 and pos1["ctr_high"] >= 0.204
+    # 2 of 2 clicks cannot top the ranking: cells under the minimum come last, marked
+    assert set(rec["placement"][-2:]) == {"pos4", "pos5"}
+    assert not rec["enough_data"].iloc[-1] and rec["enough_data"].iloc[0]

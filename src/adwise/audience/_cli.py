@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from adwise.cli._common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace, progress
+from adwise.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit_json,
+    err_console,
+    open_workspace,
+    progress,
+)
 
 app = typer.Typer(help="Whom should we target, and how do customers group?", no_args_is_help=True)
 
@@ -35,6 +43,8 @@ def _print_segments(res: dict) -> None:
 def segment(
     data: Path = typer.Option(None, "--data", help="A file to segment (else the workspace)."),
     id_col: str = typer.Option(None, "--id-col", help="Row id column (plain-file mode)."),
+    outcome_col: str = typer.Option(None, "--outcome-col", help="Plain file: a 0/1 or yes/no "
+                                    "outcome (not a feature); each segment's rate is shown."),
     customer_col: str = typer.Option(None, "--customer-col", help="Transactions: customer id."),
     date_col: str = typer.Option(None, "--date-col", help="Transactions: date."),
     amount_col: str = typer.Option(None, "--amount-col", help="Transactions: amount."),
@@ -51,6 +61,9 @@ def segment(
     transform: str = typer.Option("log", "--transform", help="log, rank or none (plain files)."),
     seed: int = typer.Option(0, "--seed"),
     export: Path = typer.Option(None, "--export", help="Workspace: write user_id,segment CSV."),
+    raw_ids: Path = typer.Option(None, "--raw-ids", help="Your file of raw user ids (one per "
+                                 "line, or a CSV with user_id): exports carry them instead of "
+                                 "pseudonyms."),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -87,13 +100,14 @@ def segment(
                 "--data needs --id-col (the row id), or --customer-col/--date-col/--amount-col "
                 "for RFM from a transactions file."
             )
-        res = segment_file(data, id_col, kk, method, transform, random_state=seed)
+        res = segment_file(data, id_col, kk, method, transform, random_state=seed,
+                           outcome_col=outcome_col)
     else:
         ws = open_workspace(workspace)
         with progress("audience: segmenting"):
             res = segment_workspace(ws, kk, method, random_state=seed)
         if export is not None:
-            res["export"] = export_segments(ws, export)
+            res["export"] = export_segments(ws, export, raw_ids=raw_ids)
     if json_:
         emit_json(res)
         return
@@ -111,6 +125,9 @@ def lookalike(
     top: int = typer.Option(None, "--top", min=1, help="Audience size."),
     top_percent: float = typer.Option(None, "--top-percent", min=0.01, max=100.0),
     out: Path = typer.Option(None, "--out", help="Write the audience's ids (CSV)."),
+    raw_ids: Path = typer.Option(None, "--raw-ids", help="Workspace: your file of raw user ids "
+                                 "(one per line, or a CSV with user_id); --out then holds them "
+                                 "instead of pseudonyms."),
     seed: int = typer.Option(0, "--seed"),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
@@ -140,12 +157,21 @@ def lookalike(
         res, ids = lookalike_workspace(
             ws, str(seed_file) if seed_file else None, campaign, top, top_percent, random_state=seed
         )
+    if raw_ids is not None:
+        if data is not None:
+            raise InputError("--raw-ids is for workspace lookalikes: a plain file's ids are "
+                             "already yours.")
+        from adwise.audience._pipeline import raw_id_map, to_raw_ids
+
+        ids, res["not_in_raw_ids"] = to_raw_ids(ids, raw_id_map(ws, raw_ids))
     if out is not None:
         write_csv(pd.DataFrame({"user_id": ids}), out)
         res["file"] = str(out)
     if json_:
         emit_json(res)
         return
+    for w in res.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/yellow] {w}")
     console.print(
         f"seed {res['seed_size']:,} -> audience {res['audience_size']:,}; held-out AUC "
         f"{res['auc']:.3f}, expected lift@{res['lift_fraction']:.0%} {res['expected_lift']:.2f}"
@@ -154,10 +180,10 @@ def lookalike(
 
 @app.command()
 def uplift(
-    train: Path = typer.Option(..., "--train"),
-    test: Path = typer.Option(..., "--test"),
-    treatment_col: str = typer.Option(..., "--treatment-col"),
-    outcome_col: str = typer.Option(..., "--outcome-col"),
+    train: Path = typer.Option(None, "--train", help="Training file (else the workspace)."),
+    test: Path = typer.Option(None, "--test"),
+    treatment_col: str = typer.Option(None, "--treatment-col"),
+    outcome_col: str = typer.Option(None, "--outcome-col"),
     treatment_value: str = typer.Option(
         None, "--treatment-value", help="Level of a text treatment column meaning 'treated'."
     ),
@@ -166,9 +192,11 @@ def uplift(
     learner: str = typer.Option("auto", "--learner", help="auto or e.g. t-logistic, s-lightgbm."),
     budget: float = typer.Option(None, "--budget", help="How many to target (head count)."),
     seed: int = typer.Option(0, "--seed"),
+    workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
-    """Fit an uplift model; print Qini, AUUC and uplift@30 % on the test file."""
+    """Fit an uplift model; print Qini, AUUC and uplift@30 % on the test file (or the
+    workspace's events with a 0/1 treatment column)."""
     from adwise._exceptions import InputError
     from adwise.audience import LEARNERS, uplift_files
 
@@ -176,6 +204,20 @@ def uplift(
         raise InputError(
             f"--learner must be auto or one of {', '.join(LEARNERS)}; got {learner!r}."
         )
+    if train is None and test is None:
+        from adwise.audience._pipeline import uplift_workspace
+
+        res = uplift_workspace(open_workspace(workspace), learner, seed)
+        if json_:
+            emit_json(res)
+            return
+        console.print(
+            f"{res['learner']}: Qini {res['qini']:.4f}, AUUC {res['auuc']:.4f}, uplift@30% "
+            f"{res['uplift_at_30']:.4f} (test split: {res['split']})")
+        return
+    if not (train and test and treatment_col and outcome_col):
+        raise InputError("plain-file uplift needs --train, --test, --treatment-col and "
+                         "--outcome-col (or none of them, to use the workspace).")
     with progress("audience: uplift"):
         res = uplift_files(
             train,

@@ -30,6 +30,7 @@ __all__ = [
     "segment_transactions",
     "segment_workspace",
     "uplift_files",
+    "uplift_workspace",
     "workspace_user_features",
 ]
 
@@ -71,6 +72,7 @@ def _result(seg: Segmenter, profiles: list[dict], extra: dict | None = None) -> 
         "sizes": sizes,
         "profiles": profiles,
         "k_scores": {str(k): v for k, v in seg.scores_.items()},
+        "k_rule": getattr(seg, "k_rule_", None),
         **(extra or {}),
     }
 
@@ -84,25 +86,59 @@ def segment_file(
     transform: str = "log",
     criterion: str = "silhouette",
     random_state: int = 0,
+    outcome_col: str | None = None,
 ) -> dict[str, Any]:
-    """Segment the rows of a file on its numeric columns (the id column excluded)."""
+    """Segment the rows of a file on its columns (the id column excluded).
+
+    Numeric columns are used as numbers; text columns of few levels and integer codes
+    (:func:`adwise._columns.is_code`) as one-hot indicators of their ten most frequent levels
+    (the rest ``other``); id-like text columns (mostly distinct values) are left out.
+    ``outcome_col`` (0/1 or yes/no, e.g. a campaign's response) is not a feature: each
+    segment's rate of it is reported.
+    """
+    from adwise._columns import MAX_CODE_LEVELS, is_code, top_levels
+
     t0 = time.perf_counter()
     df = _read(path)
     _col(df, id_col, "--id-col", str(path))
-    X = df.drop(columns=[id_col]).select_dtypes("number")
-    X = X.loc[:, X.notna().any()]
-    if X.shape[1] == 0:
-        raise InputError(f"{path}: no numeric columns besides {id_col!r} to segment on.")
+    outcomes = None
+    if outcome_col is not None:
+        _col(df, outcome_col, "--outcome-col", str(path))
+        y = df[outcome_col]
+        if not pd.api.types.is_numeric_dtype(y):
+            y = y.astype(str).str.strip().str.lower().map(
+                {"yes": 1, "no": 0, "true": 1, "false": 0, "y": 1, "n": 0, "1": 1, "0": 0})
+        outcomes = pd.DataFrame(
+            {"response": check_binary(y.to_numpy(dtype=float), outcome_col, str(path))})
+        df = df.drop(columns=[outcome_col])
+    rest = df.drop(columns=[id_col])
+    rest = rest.loc[:, rest.notna().any()]
+    numeric = [c for c in rest.columns if pd.api.types.is_numeric_dtype(rest[c])
+               and not is_code(c, rest[c])]
+    X = rest[numeric].astype(float)
     X = X.fillna(X.median())
+    blocks = [X]
+    for c in rest.columns:
+        if c in numeric:
+            continue
+        s = rest[c]
+        if s.nunique() > max(MAX_CODE_LEVELS, 0.5 * len(s)) or s.nunique() < 2:
+            continue  # an identifier (or a constant): no group structure to find
+        blocks.append(pd.get_dummies(top_levels(s), prefix=str(c), prefix_sep="=")
+                      .astype(float))
+    X = pd.concat(blocks, axis=1)
+    if X.shape[1] == 0:
+        raise InputError(f"{path}: no columns besides {id_col!r} to segment on.")
     seg = Segmenter(
         k=k, method=method, transform=transform, criterion=criterion, random_state=random_state
     ).fit(X)
-    profiles = describe_segments(X, seg.labels_)
+    profiles = describe_segments(X, seg.labels_, outcomes=outcomes)
     return _result(
         seg,
         profiles,
         {
             "rows": len(X),
+            "outcome": outcome_col,
             "features": list(X.columns),
             "fit_seconds": round(time.perf_counter() - t0, 3),
         },
@@ -256,11 +292,15 @@ def load_segments(ws: Any, version: str | None = None) -> tuple[pd.Series, dict[
     )
 
 
-def export_segments(ws: Any, out: str | Path, version: str | None = None) -> dict[str, Any]:
+def export_segments(ws: Any, out: str | Path, version: str | None = None,
+                    raw_ids: str | Path | None = None) -> dict[str, Any]:
     """Write ``user_id,segment`` for every segment of at least the workspace's min size.
 
     Segments smaller than ``min_segment_size`` (k-anonymity; default 50) are withheld and
-    listed in the result; when every segment is too small the export is refused.
+    listed in the result; when every segment is too small the export is refused.  With
+    ``raw_ids`` (the owner's file of raw ids, see :func:`raw_id_map`) the file holds the raw
+    ids instead of the stored pseudonyms; users the file does not list are left out and
+    counted.
     """
     seg, _ = load_segments(ws, version)
     min_size = ws.min_segment_size
@@ -272,14 +312,53 @@ def export_segments(ws: Any, out: str | Path, version: str | None = None) -> dic
             f"refusing to export: every segment has fewer than {min_size} users (the workspace's"
             " min_segment_size); segment into fewer groups or ingest more users."
         )
-    write_csv(pd.DataFrame({"user_id": keep.index, "segment": keep.to_numpy()}), out)
+    ids, unmatched = np.asarray(keep.index, dtype=object), 0
+    if raw_ids is not None:
+        mapping = raw_id_map(ws, raw_ids)
+        raw = pd.Series(np.asarray(keep.index, dtype=str)).map(mapping)
+        unmatched = int(raw.isna().sum())
+        keep = keep[raw.notna().to_numpy()]
+        ids = raw.dropna().to_numpy(dtype=object)
+    write_csv(pd.DataFrame({"user_id": ids, "segment": keep.to_numpy()}), out)
     return {
         "file": str(out),
         "rows": len(keep),
+        "raw_ids": raw_ids is not None,
+        "not_in_raw_ids": unmatched,
         "segments": sorted(int(s) for s in keep.unique()),
         "withheld_segments": small,
         "min_size": min_size,
     }
+
+
+def raw_id_map(ws: Any, path: str | Path, column: str = "user_id") -> dict[str, str]:
+    """Stored (pseudonymised) id -> the owner's raw id, from the owner's own file of ids.
+
+    The workspace keeps no raw ids; to send a list back to an ad platform the owner gives a
+    file that holds them (one id per line, or a CSV / Parquet with a ``column`` column, e.g.
+    the events file that was ingested), and each is pseudonymised with the workspace's key
+    and matched.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file of raw ids (--raw-ids).")
+    with open(p, errors="replace") as fh:
+        head = fh.readline()
+    if p.suffix.lower() in (".parquet", ".pq", ".jsonl") or "," in head or ";" in head:
+        df = _read(p)
+        if column not in df.columns:
+            raise ContractError(str(p), column, "not in the file (--raw-ids)",
+                                f"give a file with a {column!r} column, or one id per line")
+        raw = pd.unique(df[column].dropna().astype(str))
+    else:
+        raw = pd.unique(pd.Series(_seed_ids(p)))
+    return dict(zip(ws.pseudonyms(raw), raw, strict=True))
+
+
+def to_raw_ids(stored: np.ndarray, mapping: dict[str, str]) -> tuple[np.ndarray, int]:
+    """The raw ids of ``stored`` (those ``mapping`` knows) and how many it did not know."""
+    raw = pd.Series(np.asarray(stored, dtype=str)).map(mapping)
+    return raw.dropna().to_numpy(dtype=object), int(raw.isna().sum())
 
 
 # ---------------------------------------------------------------------------- lookalike
@@ -295,6 +374,26 @@ def _seed_ids(path: str | Path) -> list[str]:
     return lines
 
 
+#: a feature that alone tells the seed apart this well (ROC AUC, either direction) is taken
+#: to define the seed (e.g. ``clicks`` for a seed of clickers) and is left out
+LEAK_AUC = 0.99
+
+
+def _seed_defining(X: np.ndarray, is_seed: np.ndarray, names: list[str]) -> list[str]:
+    """Features that alone separate the seed from the rest (AUC >= ``LEAK_AUC`` either way)."""
+    from adwise.metrics import roc_auc
+
+    out = []
+    for j, name in enumerate(names):
+        v = X[:, j]
+        if np.nanstd(v) == 0:
+            continue
+        auc = roc_auc(is_seed, np.nan_to_num(v, nan=float(np.nanmedian(v))))
+        if max(auc, 1 - auc) >= LEAK_AUC:
+            out.append(name)
+    return out
+
+
 def _lookalike(
     X: np.ndarray,
     ids: np.ndarray,
@@ -303,12 +402,29 @@ def _lookalike(
     top_percent: float | None,
     min_size: int,
     random_state: int,
+    names: list[str] | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     if top_n is None and top_percent is None:
         top_percent = 10.0
     frac = None if top_percent is None else top_percent / 100.0
+    names = names or [f"feature {j}" for j in range(X.shape[1])]
+    warnings = []
+    leaked = _seed_defining(X, is_seed, names)
+    if leaked and len(leaked) < X.shape[1]:
+        keep = [j for j, n in enumerate(names) if n not in leaked]
+        X = X[:, keep]
+        warnings.append(
+            f"left out {', '.join(leaked[:5])}: alone it tells the seed apart (AUC >= "
+            f"{LEAK_AUC}), so the seed is defined by it; a lookalike on it would only find "
+            "the seed again.")
     model = LookalikeModel(random_state=random_state, lift_fraction=frac or 0.1).fit(X, is_seed)
     chosen = model.expand(X, is_seed, top_n=top_n, top_fraction=frac)
+    if model.auc_ >= LEAK_AUC:
+        warnings.append(
+            f"held-out AUC {model.auc_:.3f} is too good to be true: the features likely encode "
+            "how the seed was chosen (a leak); --exclude the column(s) the seed is defined by.")
+    for w in warnings:
+        log.warning(w)
     res = {
         "seed_size": int(is_seed.sum()),
         "population": len(ids),
@@ -317,6 +433,8 @@ def _lookalike(
         "expected_lift": float(model.lift_),
         "lift_fraction": model.lift_fraction,
         "boosting_rounds": model.best_iteration_,
+        "excluded_features": leaked if leaked and len(leaked) < len(names) else [],
+        "warnings": warnings,
     }
     if len(chosen) < min_size:
         raise InputError(
@@ -361,8 +479,10 @@ def lookalike_file(
         seeds = set(_seed_ids(seed_file))
         is_seed = np.isin(ids, list(seeds)).astype(int)
         _check_seed_known(seeds, set(ids), str(seed_file))
-    X = TabularEncoder().fit_transform(df.drop(columns=drop))
-    return _lookalike(X, ids, is_seed, top_n, top_percent, min_size, random_state)
+    enc = TabularEncoder()
+    X = enc.fit_transform(df.drop(columns=drop))
+    return _lookalike(X, ids, is_seed, top_n, top_percent, min_size, random_state,
+                      enc.feature_names_)
 
 
 def _check_seed_known(
@@ -415,8 +535,9 @@ def lookalike_workspace(
         if not seeds:
             raise InputError(f"campaign {campaign!r} has no converters to use as a seed.")
     is_seed = np.isin(ids, list(seeds)).astype(int)
-    X = pd.concat([feats, np.log1p(beh)], axis=1).to_numpy(dtype=float)
-    return _lookalike(X, ids, is_seed, top_n, top_percent, ws.min_segment_size, random_state)
+    F = pd.concat([feats, np.log1p(beh)], axis=1)
+    return _lookalike(F.to_numpy(dtype=float), ids, is_seed, top_n, top_percent,
+                      ws.min_segment_size, random_state, [str(c) for c in F.columns])
 
 
 # ---------------------------------------------------------------------------- uplift
@@ -481,3 +602,54 @@ def uplift_files(
         res["targets"] = len(chosen)
         res["mean_predicted_uplift_of_targets"] = float(u[chosen].mean()) if len(chosen) else 0.0
     return res
+
+
+def uplift_workspace(ws: Any, learner: str = "auto", random_state: int = 0) -> dict[str, Any]:
+    """Uplift of showing ads on the workspace's users: per user, treatment = any treated
+    event, outcome = any conversion (clicks when no conversions are logged); features = the
+    users' interests and context.  Users are split at random (70/30) to report Qini, AUUC
+    and uplift@30 %.
+
+    Raises
+    ------
+    InputError
+        The events have no ``treatment`` values (it cannot be inferred from a log: it must
+        record who was held out at random).
+    """
+    from adwise._split import present
+    from adwise.metrics import qini_auc_score, uplift_at_k, uplift_auc_score
+
+    ev = ws.table("events", ["user_id", "clicked", "converted", "treatment"])
+    if not present(ev, "treatment"):
+        raise InputError(
+            "uplift needs a randomised 'treatment' column (0/1: was the user shown the ads or "
+            "held out at random); the workspace's events have none. Ingest events with one "
+            "(`--map YOURCOL=treatment`), or give --train/--test files with --treatment-col.")
+    outcome = "converted" if present(ev, "converted") else "clicked"
+    per = ev.assign(t=ev["treatment"].fillna(0), y=ev[outcome].fillna(0)).groupby(
+        ev["user_id"].astype(str))[["t", "y"]].max()
+    feats, _, _ = workspace_user_features(ws)
+    per = per.reindex(feats.index).fillna(0.0)
+    rng = np.random.default_rng(random_state)
+    test = rng.random(len(per)) < 0.3
+    X = feats.to_numpy(dtype=float)
+    y, t = per["y"].to_numpy(dtype=int), per["t"].to_numpy(dtype=int)
+    for part, m in (("training", ~test), ("test", test)):
+        for arm in (0, 1):
+            if not (t[m] == arm).any():
+                raise InputError(f"uplift: the {part} users hold no "
+                                 f"{'treated' if arm else 'control'} user; ingest events of "
+                                 "both arms.")
+    model = UpliftClassifier(learner=learner, random_state=random_state).fit(
+        X[~test], y[~test], t[~test])
+    u = model.predict(X[test])
+    return {
+        "qini": qini_auc_score(y[test], u, t[test]),
+        "auuc": uplift_auc_score(y[test], u, t[test]),
+        "uplift_at_30": uplift_at_k(y[test], u, t[test], k=0.3, strategy="overall"),
+        "learner": model.learner_,
+        "outcome": outcome,
+        "users_train": int((~test).sum()),
+        "users_test": int(test.sum()),
+        "split": f"random by user, seed {random_state}",
+    }

@@ -5,14 +5,17 @@ skewed columns (recency, frequency, monetary...), ``rank`` replaces each column 
 percentile; both stop a handful of big spenders from forming a cluster of their own, which is
 what raw standardised RFM does.  Then every column is standardised.
 
-k is chosen over ``k_range`` by the mean silhouette (Rousseeuw 1987) on a random sample, or by
-the BIC of a Gaussian mixture (Schwarz 1978).  Segment ids are kept stable across retrains by
-matching the new centroids to the previous version's with the Hungarian algorithm
-(Kuhn 1955; ``scipy.optimize.linear_sum_assignment``) on Euclidean distance.
+k is chosen over ``k_range`` by the mean silhouette (Rousseeuw 1987) on a random sample (k = 2
+only when it leads every k >= 3 by ``DECISIVE_GAIN``: the silhouette is biased towards two
+clusters on continuous skewed data), or by the BIC of a Gaussian mixture (Schwarz 1978).
+Segment ids are kept stable across retrains by matching the new centroids to the previous
+version's with the Hungarian algorithm (Kuhn 1955; ``scipy.optimize.linear_sum_assignment``) on
+Euclidean distance.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +26,15 @@ from adwise._params import Interval, Options
 from adwise.base import AdwiseEstimator, check_is_fitted
 
 __all__ = ["Segmenter", "describe_segments", "match_segments"]
+
+# a hashed id (hex digits, 8+ characters) reads as a code, not a word
+_HASHLIKE = re.compile(r"^[0-9a-f]{8,}$", re.IGNORECASE)
+
+_GENERIC = {"yes", "no", "y", "n", "true", "false", "unknown", "other", "missing", "none",
+            "nan", "n/a", "na"}
+
+#: how much higher the silhouette of k = 2 must be than that of every k >= 3 to be chosen
+DECISIVE_GAIN = 0.10
 
 
 def match_segments(new_centers: np.ndarray, old_centers: np.ndarray) -> np.ndarray:
@@ -75,6 +87,8 @@ class Segmenter(AdwiseEstimator):
         Mean silhouette of the chosen clustering (on the sample).
     scores_ : dict
         Criterion value per candidate k.
+    k_rule_ : str
+        How k was chosen, in words (by silhouette, k = 2 needs a decisive lead).
 
     Examples
     --------
@@ -147,6 +161,26 @@ class Segmenter(AdwiseEstimator):
         return (V - self.mean_) / self.scale_
 
     # ----------------------------------------------------------------- fit
+    def _prefer_three(self, best: tuple, ks: list[int], Z: np.ndarray) -> tuple:
+        """k = 2 only when its silhouette beats every k >= 3 by ``DECISIVE_GAIN``.
+
+        The silhouette favours two clusters on skewed, continuous data such as RFM (one
+        "active" and one "lapsed" group beat any finer split by a few hundredths even when
+        the finer split is what a marketer acts on); a clear two-group structure still wins.
+        """
+        s2 = self.scores_[2]
+        rest = {k: v for k, v in self.scores_.items() if k >= 3 and np.isfinite(v)}
+        if best[1] != 2 or not rest:
+            return best
+        k3 = max(rest, key=rest.get)
+        if s2 - rest[k3] >= DECISIVE_GAIN:
+            self.k_rule_ = f"the best silhouette (k = 2 beats k >= 3 by >= {DECISIVE_GAIN})"
+            return best
+        self.k_rule_ = (f"the best silhouette among k >= 3 (k = 2 is taken only when it beats "
+                        f"them by >= {DECISIVE_GAIN}; here by {s2 - rest[k3]:.3f})")
+        model, labels = self._cluster(Z, k3)
+        return (rest[k3], k3, model, labels)
+
     def _cluster(self, Z: np.ndarray, k: int):
         if self.method == "gmm":
             from sklearn.mixture import GaussianMixture
@@ -221,6 +255,9 @@ class Segmenter(AdwiseEstimator):
             self.scores_[int(k)] = score
             if best is None or (np.isfinite(score) and score > best[0]) or not np.isfinite(best[0]):
                 best = (score, int(k), model, labels)
+        self.k_rule_ = "the best " + ("BIC" if self.criterion == "bic" else "silhouette")
+        if self.criterion == "silhouette" and self.k == "auto" and 2 in self.scores_:
+            best = self._prefer_three(best, ks, Z)
         _, self.k_, self.model_, labels = best
         lab_s = labels[sample]
         self.silhouette_ = (
@@ -293,7 +330,12 @@ def _phrase(feature: str, direction: float) -> str | None:
         col, val = feature.split("=", 1)
         if direction <= 0:
             return None
-        return f"aged {val}" if col.startswith("age") else val
+        if col.startswith("age"):
+            return f"aged {val}"
+        # a bare code ("1005", "a8f5c2") or a bare "yes" / "unknown" says nothing without
+        # its column
+        return val if any(ch.isalpha() for ch in val) and len(val) < 20 and not \
+            _HASHLIKE.match(val) and val.lower() not in _GENERIC else f"{col} {val}"
     if feature.startswith(("text=", "interest=")):
         return None
     if feature in ("ctr", "cvr"):
@@ -311,9 +353,10 @@ def describe_segments(
     """Readable profiles: name, size/share, outcome rates vs average, what sets each apart.
 
     ``features`` are the (untransformed) features; ``outcomes`` optional per-row columns among
-    ``impressions``, ``clicks``, ``conversions``, ``value``; ``interests`` an optional per-row
-    lift matrix (columns are categories).  A feature sets a segment apart by its standardised
-    mean difference :math:`(\\bar x_s - \\bar x) / s_x` (Cohen's d against everyone).
+    ``impressions``, ``clicks``, ``conversions``, ``value``, ``response`` (a 0/1 outcome);
+    ``interests`` an optional per-row lift matrix (columns are categories).  A feature sets a
+    segment apart by its standardised mean difference :math:`(\\bar x_s - \\bar x) / s_x`
+    (Cohen's d against everyone).
     """
     labels = np.asarray(labels)
     n = len(labels)
@@ -370,6 +413,13 @@ def describe_segments(
                 desc += f", CTR {ctr * 100:.1f} % ({ctr / avg:.1f}x average)" if avg else ""
             if "clicks" in outcomes and "conversions" in outcomes and o["clicks"] > 0:
                 prof["cvr"] = round(float(o["conversions"] / o["clicks"]), 4)
+            if "response" in outcomes:
+                r = float(o["response"] / m.sum())
+                avgr = float(tot["response"] / n) if n else np.nan
+                prof["response_rate"] = round(r, 4)
+                prof["response_vs_average"] = round(r / avgr, 2) if avgr else None
+                desc += (f", response {r * 100:.1f} % ({r / avgr:.1f}x average)" if avgr
+                         else f", response {r * 100:.1f} %")
             if "value" in outcomes:
                 v = float(o["value"] / m.sum())
                 avgv = float(tot["value"] / n) if n else np.nan
@@ -378,4 +428,28 @@ def describe_segments(
                     desc += f", value {v:,.2f} per user ({v / avgv:.1f}x average)"
         prof["description"] = desc
         out.append(prof)
-    return out
+    return _unique_names(out)
+
+
+def _unique_names(profiles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two segments must not share a name: the second and later of a name get the phrase of
+    their next distinguishing feature, else their number."""
+    seen: dict[str, int] = {}
+    for p in profiles:
+        seen[p["name"]] = seen.get(p["name"], 0) + 1
+    dup = {n for n, c in seen.items() if c > 1}
+    used: set[str] = set()
+    for p in profiles:
+        name = p["name"]
+        if name in dup:
+            extra = next((w for a in p["sets_apart"]
+                          if (w := _phrase(a["feature"], a["effect_size"]))
+                          and w.lower() not in name.lower()
+                          and f"{name}, {w}" not in used), None)
+            new = f"{name}, {extra}" if extra else name
+            if new in used or new == name:
+                new = f"{name} (segment {p['segment']})"
+            p["description"] = p["description"].replace(name, new, 1)
+            p["name"] = new
+        used.add(p["name"])
+    return profiles

@@ -1,7 +1,8 @@
 """A small, dependency-free encoder from a mixed-type table to a numeric matrix.
 
-Numbers stay numbers (missing values filled with the training median); text columns become
-one-hot indicators of their most frequent levels (rarer levels share an ``other`` column).
+Numbers stay numbers (missing values filled with the training median); text columns and integer
+codes (:func:`adwise._columns.is_code`: ``device_type`` 1/4/5, ``C1`` 1005) become one-hot
+indicators of their most frequent levels (rarer levels share an ``other`` column).
 Used by the uplift and lookalike estimators so that any CSV with treatment/outcome columns can
 be modelled without hand-written preprocessing.
 """
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from adwise._columns import as_labels, is_code
 from adwise._exceptions import InputError
 
 __all__ = ["TabularEncoder"]
@@ -44,7 +46,8 @@ class TabularEncoder:
         self.scale_: dict[str, float] = {}
         for c in self.columns_:
             s = df[c]
-            if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s)
+                                                 and not is_code(c, s)):
                 v = s.astype(float)
                 self.numeric_.append(c)
                 med = float(np.nanmedian(v)) if v.notna().any() else 0.0
@@ -54,7 +57,8 @@ class TabularEncoder:
                 sd = float(filled.std(ddof=0))
                 self.scale_[c] = sd if sd > 0 else 1.0
             else:
-                counts = s.astype(str).value_counts()
+                # text, and integer codes (see adwise._columns.is_code), one-hot by level
+                counts = _labels(s).value_counts()
                 self.levels_[c] = [str(x) for x in counts.index[: self.max_levels]]
         self.feature_names_ = list(self.numeric_)
         for c, levels in self.levels_.items():
@@ -76,7 +80,7 @@ class TabularEncoder:
                 v = (v - self.mean_[c]) / self.scale_[c]
             blocks.append(v[:, None])
         for c, levels in self.levels_.items():
-            s = df[c].astype(str).to_numpy()
+            s = _labels(df[c]).to_numpy()
             onehot = np.zeros((len(df), len(levels) + 1))
             lookup = {lv: i for i, lv in enumerate(levels)}
             idx = np.array([lookup.get(x, len(levels)) for x in s], dtype=np.int64)
@@ -108,3 +112,10 @@ class TabularEncoder:
         for c, levels in enc.levels_.items():
             enc.feature_names_ += [f"{c}={lv}" for lv in levels] + [f"{c}=other"]
         return enc
+
+
+def _labels(s: pd.Series) -> pd.Series:
+    """Level labels of a column: ``1005`` reads ``"1005"`` in an int or a float column alike."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return as_labels(s).astype(str)
+    return s.astype(str)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import typer
 
 from adwise._exceptions import InputError
@@ -12,6 +13,7 @@ from adwise.cli._common import (
     WorkspaceOpt,
     console,
     emit_json,
+    err_console,
     open_workspace,
     progress,
 )
@@ -94,6 +96,7 @@ def train(
     out = {k: v for k, v in res.metrics.items() if k != "reliability"}
     out["version"] = res.version
     out["split_ts"] = res.split_ts
+    out["split"] = res.split
     if res.cvr_metrics:
         out["cvr"] = {k: v for k, v in res.cvr_metrics.items() if k != "reliability"}
     imp = getattr(res.ctr_model, "feature_importance_", None)
@@ -103,6 +106,7 @@ def train(
         emit_json(out)
         return
     console.print(f"behavior {res.version}: pCTR {_summary(res.metrics)}")
+    console.print(f"test split: {res.split}")
     if "tuning" in res.metrics:
         console.print(_tuning_line(res.metrics["tuning"]))
     if res.cvr_metrics:
@@ -154,14 +158,32 @@ def evaluate(
         res = train_workspace(ws, model=model, seed=seed, n_jobs=threads, save=False,
                               conversion=False, tune=budget_)
         out = {k: v for k, v in res.metrics.items() if k != "reliability"}
+        out["split"] = res.split
     if json_:
         emit_json(out)
         return
     console.print(f"{model}: {_summary(out)}")
+    if "split" in out:
+        console.print(f"test split: {out['split']}")
     if "tuning" in out:
         console.print(_tuning_line(out["tuning"]))
     console.print(f"fit {out['fit_seconds']:.1f} s, predict "
                   f"{out['predict_rows_per_second'] or 0:,.0f} rows/s")
+
+
+def _id_notes(pred, frame, raw_ids: bool) -> list[str]:
+    """A warning when fewer than half of the rows' users (or ads) are in the workspace."""
+    users, ads = pred.known_share(frame)
+    out = []
+    if users < 0.5:
+        hint = ("" if raw_ids else " If the file holds your raw user ids (as in your logs), "
+                "add --raw-ids so they are pseudonymised like at ingest.")
+        out.append(f"only {users:.0%} of the rows' user_id values are users of this workspace;"
+                   f" the others are scored as new users with no history.{hint}")
+    if ads < 0.5:
+        out.append(f"only {ads:.0%} of the rows' ad_id values are ads of this workspace; the "
+                   "others are scored as new ads with no history.")
+    return out
 
 
 @app.command()
@@ -192,17 +214,32 @@ def predict(
     if raw_ids and "user_id" in frame.columns:
         given = frame["user_id"].to_numpy(copy=True)
         frame["user_id"] = ws.pseudonyms(frame["user_id"].astype(str))
+    missing = [c for c in ("user_id", "ad_id") if c not in frame.columns]
+    if missing:
+        raise InputError(f"{input_file}: no column {missing[0]!r}; give the events to score "
+                         "with user_id and ad_id (and ts, placement, ...).")
+    notes = _id_notes(pred, frame, raw_ids)
+    own = pred.stored_clicks(frame)
+    n_own = int((~np.isnan(own)).sum())
+    if n_own:
+        notes.append(
+            f"{n_own:,} of {len(frame):,} rows are events already in the workspace: their own "
+            "click is left out of the history they are scored with (the user's later events "
+            "still count, so these scores are optimistic; the honest figures are the test "
+            "metrics of `adwise behavior train`).")
+    for n in notes:
+        err_console.print(f"[yellow]warning:[/yellow] {n}")
     res = frame[[c for c in ("event_id", "user_id", "ad_id") if c in frame.columns]].copy()
     if given is not None:  # answer with the ids as given: a pseudonym beside its raw id helps
         res["user_id"] = given  # whoever tries to guess the key
-
-    res["p_click"] = pred.predict_ctr(frame)
-    cvr = pred.predict_cvr(frame)
+    own_arg = own if n_own else None
+    res["p_click"] = pred.predict_ctr(frame, own_arg)
+    cvr = pred.predict_cvr(frame, own_arg)
     if cvr is not None:
         res["p_convert"] = cvr
         res["p_click_and_convert"] = res["p_click"] * cvr
     if explain:
-        reasons = pred.explain(frame, k=explain)
+        reasons = pred.explain(frame, k=explain, own_clicks=own_arg)
         res["reasons"] = [
             "; ".join(f"{n} {v:+.3f}" for n, v in r) for r in reasons
         ]
@@ -212,7 +249,8 @@ def predict(
         else:
             write_csv(res, out)
     if json_:
-        emit_json({"version": pred.version, "rows": len(res),
+        emit_json({"version": pred.version, "rows": len(res), "warnings": notes,
+                   "stored_events": n_own,
                    "predictions": res.head(1000).to_dict(orient="records"),
                    "truncated": len(res) > 1000, "out": str(out) if out else None})
         return

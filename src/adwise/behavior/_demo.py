@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from adwise._plugins import DemoContext, DemoResult, ReportSection
@@ -78,9 +79,13 @@ def _sections(meta: dict[str, Any], oracle_auc: float | None = None) -> list[Rep
         rows.insert(1, ("oracle AUC (true click probabilities)", oracle_auc, ".3f"))
     parts.append(table(pd.DataFrame({"metric": [r[0] for r in rows],
                                      "value": [format_value(float(r[1]), r[2]) for r in rows]})))
+    # models trained on coarse timestamps were tested on a random split, which says so
+    tested = (f"tested on held-out users, split {meta['split']}"
+              if str(meta.get("split", "")).startswith("random")
+              else f"tested on events after {meta.get('split_ts', '?')}")
     parts.append(f"<p class='note'>Model {meta.get('version', '')}, calibration "
                  f"{m.get('calibration') or (meta.get('calibration') or {}).get('chosen', '?')}, "
-                 f"tested on events after {meta.get('split_ts', '?')}.</p>")
+                 f"{html.escape(tested)}.</p>")
     cvr = meta.get("cvr_metrics")
     if cvr:
         parts.append(f"<p>pCVR on clicked events: AUC {cvr['auc']:.3f}, ECE {cvr['ece']:.4f} "

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from adwise._exceptions import InputError
+from adwise._split import present, split_events
 from adwise._tuning import Budget
 from adwise.behavior._encoding import rows_as_slice
 from adwise.behavior._features import (
@@ -185,21 +186,10 @@ class TrainResult:
     cvr_model: CTRModel | None = None
     cvr_metrics: dict[str, Any] | None = None
     split_ts: str | None = None
+    #: how the test events were chosen (see :func:`adwise._split.split_events`)
+    split: str = "by time"
     #: ``extra["test"]``: the test events (ids, placement, clicked) with their ``p_click``
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _time_split(df: pd.DataFrame, test_fraction: float) -> tuple[np.ndarray, np.ndarray, Any]:
-    """Rows before / from the time cut that leaves ``test_fraction`` of the events to test."""
-    ts = pd.to_datetime(df["ts"])
-    cut = ts.quantile(1 - test_fraction)
-    test = (ts >= cut).to_numpy()
-    if test.all() or not test.any():
-        raise InputError(
-            "cannot split the events by time (they share one timestamp); give events that span "
-            "a period of time."
-        )
-    return np.flatnonzero(~test), np.flatnonzero(test), cut
 
 
 @dataclass
@@ -214,7 +204,7 @@ class WorkspaceFrame:
     #: row positions of the training (past) and test (future) events
     train: np.ndarray
     test: np.ndarray
-    #: the first test timestamp
+    #: the first test timestamp (``None`` for a random split)
     cut: Any
     #: the 0/1 click labels of every row
     y: np.ndarray
@@ -222,6 +212,8 @@ class WorkspaceFrame:
     prior: float
     #: category-profile model fitted on the training period (``None`` without ad categories)
     profile: CategoryProfile | None
+    #: how the split was made, e.g. ``"by time (test from ...)"`` or ``"random by user ..."``
+    split: str = "by time"
 
 
 def workspace_frame(ws: Any, test_fraction: float = 0.2, seed: int = 0,
@@ -233,8 +225,9 @@ def workspace_frame(ws: Any, test_fraction: float = 0.2, seed: int = 0,
     ``n_jobs`` caps DuckDB's threads (default: every core).
     """
     df = event_features(ws, threads=n_jobs)
-    tr, te, cut = _time_split(df, test_fraction)
     y = check_binary_target(df["clicked"], name="events: column 'clicked'")
+    sp = split_events(df["ts"], y, df["user_id"], test_fraction, seed)
+    tr, te, cut = sp.train, sp.test, sp.cut
     prior = float(y[tr].mean())
     users = user_attributes(ws)
     profile = fit_profile(df, tr, users, random_state=seed)
@@ -242,7 +235,8 @@ def workspace_frame(ws: Any, test_fraction: float = 0.2, seed: int = 0,
     # 2 x categories counts per event, used up by add_profile: ~1 GB at 10 M events that would
     # otherwise stay alive through the model fit (dropping shares the other columns' memory)
     df = df.drop(columns=[c for c in df.columns if c.startswith(PROFILE_COUNTS)])
-    return WorkspaceFrame(df, feature_columns(df), tr, te, cut, y, prior, profile)
+    return WorkspaceFrame(df, feature_columns(df), tr, te, cut, y, prior, profile,
+                          sp.description)
 
 
 def train_workspace(
@@ -260,7 +254,9 @@ def train_workspace(
     """Build features, train pCTR (and pCVR on clicked events), evaluate on the future, save.
 
     The events are split by time: the last ``test_fraction`` of the period is the test set
-    (train on the past, test on the future).  The saved model is the one evaluated.
+    (train on the past, test on the future).  When the timestamps are too coarse for that
+    (e.g. one export of a single hour), a seeded random split by user is made instead and
+    :attr:`TrainResult.split` says so.  The saved model is the one evaluated.
 
     Parameters
     ----------
@@ -293,7 +289,8 @@ def train_workspace(
     df, cols, tr, te, cut, y_all = wf.df, wf.columns, wf.train, wf.test, wf.cut, wf.y
     X = df[cols]
     kw = dict(params or {})
-    base = dict(model=model, time_ordered=True, random_state=seed, n_jobs=n_jobs, **kw)
+    by_time = wf.cut is not None
+    base = dict(model=model, time_ordered=by_time, random_state=seed, n_jobs=n_jobs, **kw)
     # the rows are in time order, so each period is a slice: a view, not a copy of the frame
     tuning = None
     if tune is not None:
@@ -313,15 +310,15 @@ def train_workspace(
         metrics["tuning"] = tuning.to_dict()
     step()
     cvr = cvr_metrics = None
-    if conversion and "converted" in df.columns:
+    if conversion and present(df, "converted"):
         clicked = df["clicked"].to_numpy() == 1
         conv = df["converted"].fillna(0).to_numpy()
         tr_c = tr[clicked[tr]]
         te_c = te[clicked[te]]
         if len(tr_c) >= 200 and 0 < conv[tr_c].sum() < len(tr_c) and len(te_c) > 0 \
                 and 0 < conv[te_c].sum() < len(te_c):
-            cvr = CTRModel(model=model, time_ordered=True, random_state=seed, n_jobs=n_jobs,
-                           **kw)
+            cvr = CTRModel(model=model, time_ordered=by_time, random_state=seed,
+                           n_jobs=n_jobs, **kw)
             cvr.fit(X.iloc[tr_c], conv[tr_c].astype(int))
             pc = cvr.predict_ctr(X.iloc[te_c])
             cvr_metrics = evaluate_predictions(conv[te_c].astype(int), pc)
@@ -335,13 +332,14 @@ def train_workspace(
     test_frame = df[["event_id", "ts", "user_id", "ad_id", "clicked"]
                     + (["placement"] if "placement" in df.columns else [])].iloc[rows_as_slice(te)]
     test_frame = test_frame.assign(p_click=p)
-    return TrainResult(metrics, version, ctr, cvr, cvr_metrics, str(cut),
+    return TrainResult(metrics, version, ctr, cvr, cvr_metrics,
+                       None if cut is None else str(cut), wf.split,
                        extra={"test": test_frame.reset_index(drop=True)})
 
 
 def _save(ws: Any, ctr: CTRModel, cvr: CTRModel | None, metrics: dict, cvr_metrics: dict | None,
           wf: WorkspaceFrame, model: str, seed: int) -> str:
-    cols, cut = wf.columns, str(wf.cut)
+    cols, cut = wf.columns, None if wf.cut is None else str(wf.cut)
 
     def write(w: Any) -> None:
         for name, m in (("ctr", ctr), ("cvr", cvr)):
@@ -368,6 +366,7 @@ def _save(ws: Any, ctr: CTRModel, cvr: CTRModel | None, metrics: dict, cvr_metri
                         "numeric": ctr.columns_.numeric},
         extra={
             "split_ts": cut,
+            "split": wf.split,
             "reliability": metrics.get("reliability"),
             "feature_importance": getattr(ctr, "feature_importance_", None),
             "calibration": ctr.calibrator_.to_dict() | {"params": None},
@@ -419,13 +418,15 @@ class BehaviorPredictor:
         self.prior = prior
         self.version = version
         self.profile = profile
+        self._ws = ws
         self._user_attributes = user_attributes(ws)
         users = ["user_id", *self._user_attributes]
         ads = [c for c in ws.columns("ads") if c not in ("headline", "description")]
         self._users = ws.table("users", users).set_index("user_id")
         self._users.columns = [f"user_{c}" for c in self._users.columns]
         self._ads = ws.table("ads", ads).set_index("ad_id")
-        self._ad_cat = self._ads["category"] if "category" in self._ads.columns else None
+        # a category column never filled (the contract's empty column) is no category
+        self._ad_cat = (self._ads["category"] if present(self._ads, "category") else None)
         self._ads.columns = [f"ad_{c}" for c in self._ads.columns]
         hist = latest_history(ws)
         self._hist_user = hist["user"].set_index("user_id")
@@ -434,8 +435,47 @@ class BehaviorPredictor:
         prof = hist.get("user_profile")
         self._hist_profile = None if prof is None else prof.set_index("user_id")
 
-    def features(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The model's input rows for ``frame``."""
+    def stored_clicks(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per row of ``frame``: the stored ``clicked`` of the same event in the workspace
+        (matched by ``event_id``, else by ``user_id``, ``ad_id`` and ``ts``), NaN when the row
+        is not a stored event.
+
+        A stored event's own click is in the user's and the ad's history totals that
+        :meth:`features` joins, so scoring it as it is would read its outcome back.
+        """
+        out = np.full(len(frame), np.nan)
+        if "event_id" in frame.columns:
+            keys = ["event_id"]
+        elif "ts" in frame.columns:
+            keys = ["user_id", "ad_id", "ts"]
+        else:
+            return out
+        f = frame[keys].reset_index(drop=True).astype(str)
+        if "ts" in keys:
+            from adwise.data import parse_timestamps
+
+            ts = parse_timestamps(frame["ts"].reset_index(drop=True))
+            f["ts"] = ts.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy()
+        f["_row"] = np.arange(len(f))
+        with self._ws.connect(read_only=True) as con:
+            con.register("incoming", f)
+            cond = " AND ".join(
+                "strftime(e.ts, '%Y-%m-%d %H:%M:%S') = i.ts" if k == "ts"
+                else f"CAST(e.{k} AS VARCHAR) = i.{k}" for k in keys)
+            hit = con.execute(
+                f"SELECT i._row, max(e.clicked) AS clicked FROM incoming i JOIN events e ON "
+                f"{cond} GROUP BY i._row").df()
+            con.unregister("incoming")
+        out[hit["_row"].to_numpy(dtype=np.int64)] = hit["clicked"].to_numpy(dtype=float)
+        return out
+
+    def features(self, frame: pd.DataFrame, own_clicks: np.ndarray | None = None
+                 ) -> pd.DataFrame:
+        """The model's input rows for ``frame``.
+
+        ``own_clicks`` (see :meth:`stored_clicks`): rows that are stored events get their own
+        impression and click taken out of the history totals they are scored with.
+        """
         from adwise.data import parse_timestamps
 
         if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
@@ -468,30 +508,48 @@ class BehaviorPredictor:
             for k in ("impressions", "clicks"):
                 c = f"{h}_past_{k}"
                 f[c] = f[c].fillna(0).astype(float) if c in f.columns else 0.0
+        if own_clicks is not None:
+            own = np.asarray(own_clicks, dtype=float)
+            stored = ~np.isnan(own)
+            for h in ("user", "ad", "user_cat"):
+                f[f"{h}_past_impressions"] = np.maximum(
+                    f[f"{h}_past_impressions"].to_numpy() - stored, 0.0)
+                f[f"{h}_past_clicks"] = np.maximum(
+                    f[f"{h}_past_clicks"].to_numpy() - np.where(stored, own, 0.0), 0.0)
         f = add_profile(add_smoothed(f, self.prior), self.profile, self._user_attributes)
         for c in self.columns:
             if c not in f.columns:
                 f[c] = np.nan
         return f[self.columns]
 
-    def predict_ctr(self, frame: pd.DataFrame) -> np.ndarray:
-        """Calibrated click probabilities, one per row."""
-        return self.ctr.predict_ctr(self.features(frame))
+    def predict_ctr(self, frame: pd.DataFrame, own_clicks: np.ndarray | None = None
+                    ) -> np.ndarray:
+        """Calibrated click probabilities, one per row (``own_clicks``: see
+        :meth:`features`)."""
+        return self.ctr.predict_ctr(self.features(frame, own_clicks))
 
-    def predict_cvr(self, frame: pd.DataFrame) -> np.ndarray | None:
+    def predict_cvr(self, frame: pd.DataFrame, own_clicks: np.ndarray | None = None
+                    ) -> np.ndarray | None:
         """Calibrated P(convert | click), or ``None`` when no pCVR model was trained."""
         if self.cvr is None:
             return None
-        return self.cvr.predict_ctr(self.features(frame))
+        return self.cvr.predict_ctr(self.features(frame, own_clicks))
 
     def expected_value(self, frame: pd.DataFrame) -> np.ndarray | None:
         """pCTR x pCVR: the probability that an impression converts (``None`` without pCVR)."""
         cvr = self.predict_cvr(frame)
         return None if cvr is None else self.predict_ctr(frame) * cvr
 
-    def explain(self, frame: pd.DataFrame, k: int = 5) -> list[list[tuple[str, float]]]:
+    def explain(self, frame: pd.DataFrame, k: int = 5, own_clicks: np.ndarray | None = None
+                ) -> list[list[tuple[str, float]]]:
         """Top-``k`` (feature, log-odds contribution) per row (TreeSHAP; ``gbdt`` only)."""
-        return self.ctr.explain(self.features(frame), k=k)
+        return self.ctr.explain(self.features(frame, own_clicks), k=k)
+
+    def known_share(self, frame: pd.DataFrame) -> tuple[float, float]:
+        """Shares of the rows whose ``user_id`` / ``ad_id`` have stored events."""
+        users = frame["user_id"].astype(str).isin(self._hist_user.index)
+        ads = frame["ad_id"].astype(str).isin(self._hist_ad.index)
+        return float(users.mean()), float(ads.mean())
 
     def score(self, frame: pd.DataFrame, explain: int = 0) -> tuple[
             np.ndarray, np.ndarray | None, list[list[tuple[str, float]]] | None]:

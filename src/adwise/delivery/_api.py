@@ -17,6 +17,9 @@ class RecommendRequest(BaseModel):
                             description="Elapsed share of the pacing period.")
     hour: int | None = Field(None, ge=0, le=23, description="Hour of day of the request "
                              "(the click model's hour effect); default: the average hour.")
+    default_bid: float | None = Field(None, gt=0.0,
+                                      description="CPC price of ads without a bid (default: "
+                                                  "when no ad has one, rank by pCTR).")
 
 
 class AdScore(BaseModel):
@@ -37,6 +40,7 @@ class UserRecommendation(BaseModel):
     user_id: str
     known_user: bool
     source: str
+    ranked_by: str = Field("expected value", description="What the ads are ordered by.")
     ads: list[AdScore]
 
 
@@ -96,7 +100,7 @@ def router(state: Any):
         if req.hour is not None:
             ctx["hour"] = req.hour
         recs = recommend(state.workspace, req.users, k=req.k, candidates=req.candidates,
-                         context=ctx, delivery=d)
+                         context=ctx, delivery=d, default_bid=req.default_bid)
         return RecommendResponse(model_version=d.version, recommendations=recs)
 
     @r.post("/delivery/recommend", response_model=RecommendResponse)

@@ -7,7 +7,15 @@ from pathlib import Path
 import typer
 
 from adwise._exceptions import InputError
-from adwise.cli._common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace, progress
+from adwise.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit_json,
+    err_console,
+    open_workspace,
+    progress,
+)
 
 app = typer.Typer(help="Which ad should this user see?", no_args_is_help=True)
 
@@ -38,9 +46,11 @@ def train(
     m = res["metrics"]
     console.print(f"delivery {res['version']} saved: {res['n_users']:,} users, "
                   f"{res['n_items']:,} ads")
+    if "split" in m:
+        console.print(f"  test split: {m['split']}")
     for key in ("ndcg@10", "precision@10", "coverage@10", "click_auc"):
         if key in m:
-            console.print(f"  {key} (last 20 % of time) = {m[key]:.4f}")
+            console.print(f"  {key} (test part) = {m[key]:.4f}")
     if "tuning" in m:
         console.print(_tuning_lines(m["tuning"]))
 
@@ -113,6 +123,9 @@ def recommend(
     placement: str = typer.Option(None, "--placement"),
     period_progress: float = typer.Option(1.0, "--progress", min=0.0, max=1.0,
                                           help="Elapsed share of the pacing period."),
+    default_bid: float = typer.Option(None, "--default-bid", min=0.0,
+                                      help="CPC price of ads without a bid (default: when no "
+                                           "ad has one, rank by pCTR)."),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -124,14 +137,25 @@ def recommend(
     if placement:
         ctx["placement"] = placement
     cands = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
-    res = run(ws, user, k=k, candidates=cands, context=ctx)
+    res = run(ws, user, k=k, candidates=cands, context=ctx, default_bid=default_bid)
+    known = sum(r["known_user"] for r in res)
+    warning = None
+    if known < 0.5 * len(res):
+        warning = (f"{known} of {len(res)} users are users of this workspace; the others get "
+                   "the new-user fallback. Give user ids as they are in your logs.")
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
     if json_:
-        emit_json({"recommendations": res})
+        emit_json({"recommendations": res, "warnings": [warning] if warning else []})
         return
+    if res:
+        console.print(f"ranked by {res[0]['ranked_by']}")
     for r in res:
         console.print(f"[bold]{r['user_id']}[/bold]"
                       + ("" if r["known_user"] else " (new user: popularity fallback)"))
         for a in r["ads"]:
             flag = "" if a["eligible"] else f"  [not served: {a['reason']}]"
-            console.print(f"  {a['ad_id']:>10} {a['pricing']} EV {a['expected_value']:.4f} "
-                          f"pCTR {a['p_ctr']:.3%} pCVR {a['p_cvr']:.2%}{flag}")
+            price = f"{a['pricing']} EV {a['expected_value']:.4f} " if a["bid"] is not None \
+                or a["pricing"] == "cpa" else ""
+            # no conversions logged: a pCVR of 0 says nothing, leave it out
+            cvr = f" pCVR {a['p_cvr']:.2%}" if a["p_cvr"] > 0 else ""
+            console.print(f"  {a['ad_id']:>10} {price}pCTR {a['p_ctr']:.3%}{cvr}{flag}")

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from adwise._exceptions import ArtifactVersionError, InputError
+from adwise._split import drop_empty, split_events
 from adwise._tuning import Budget
 from adwise.delivery._explicit import BiasedMF, RatingBlend, check_ratings
 from adwise.delivery._implicit import HybridRecommender, ImplicitRecommender, make_recommender
@@ -232,7 +233,8 @@ def _rename_k(res: dict[str, Any], k: int) -> dict[str, Any]:
 def interactions_from_events(events: pd.DataFrame) -> pd.DataFrame:
     """Positive implicit feedback from impressions: clicked rows, weight 1 + 4 x converted."""
     pos = events[events["clicked"].astype(float) > 0]
-    conv = pos["converted"].astype(float) if "converted" in pos.columns else 0.0
+    # an optional column never given is stored all NULL: no conversion, not a NaN weight
+    conv = pos["converted"].astype(float).fillna(0.0) if "converted" in pos.columns else 0.0
     return pd.DataFrame(
         {"user_id": pos["user_id"].astype(str), "ad_id": pos["ad_id"].astype(str),
          "weight": 1.0 + 4.0 * conv, "ts": pos["ts"]}
@@ -255,10 +257,16 @@ def _ad_features(ads: pd.DataFrame) -> pd.DataFrame | None:
     return feats if len(feats.columns) else None
 
 
-def _time_split(events: pd.DataFrame, test_share: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ts = pd.to_datetime(events["ts"])
-    cut = ts.quantile(1.0 - test_share)
-    return events[ts <= cut], events[ts > cut]
+_EVENT_KEYS = ("event_id", "ts", "user_id", "ad_id", "clicked")
+
+
+def _time_split(events: pd.DataFrame, test_share: float = 0.2
+                ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The past and the future of the events, and how they were split (a seeded random split
+    by user when the timestamps are too coarse for a time split)."""
+    sp = split_events(events["ts"], events["clicked"].to_numpy(dtype=float),
+                      events["user_id"], test_share)
+    return events.iloc[sp.train], events.iloc[sp.test], sp.description
 
 
 def evaluate_workspace(
@@ -267,12 +275,12 @@ def evaluate_workspace(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Evaluate on the workspace's events: the last 20 % of time is the test part."""
-    events = ws.table("events")
+    events = drop_empty(ws.table("events"), keep=_EVENT_KEYS)
     if len(events) == 0:
         raise InputError(f"{ws.path}: the workspace has no events; ingest some first.")
-    tr, te = _time_split(events)
+    tr, te, _ = _time_split(events)
     if task == "rating":
-        if "rating" not in events.columns:
+        if "rating" not in events.columns:  # (all NULL counts as absent)
             raise InputError("the workspace's events have no 'rating' column, so --task rating "
                              "has nothing to predict; use --task ranking.")
         tr, te = tr[tr["rating"].notna()], te[te["rating"].notna()]
@@ -286,7 +294,7 @@ def evaluate_workspace(
     if len(itr) == 0 or len(ite) == 0:
         raise InputError("too few clicks to evaluate a ranking (need clicks in both the first "
                          "80 % and the last 20 % of the time range).")
-    feats = _ad_features(ws.table("ads"))
+    feats = _ad_features(drop_empty(ws.table("ads"), keep=("ad_id",)))
     res = evaluate_ranking(itr, ite, "user_id", "ad_id", k, model or "hybrid", "weight",
                            item_features=feats, order_col="ts", tune=tune, seed=seed)
     return _rename_k(res, k)
@@ -301,14 +309,15 @@ class Delivery:
     ads: pd.DataFrame
     version: str | None = None
     behavior: Any = None
-    _serving: DeliveryPlanner | None = field(default=None, init=False, repr=False)
+    _serving: dict[float | None, DeliveryPlanner] = field(default_factory=dict, init=False,
+                                                          repr=False)
 
-    def serving_planner(self) -> DeliveryPlanner:
-        """The planner :func:`recommend` ranks with, built once per loaded model (building
-        one indexes the ads table, which a request should not pay for)."""
-        if self._serving is None:
-            self._serving = self.planner()
-        return self._serving
+    def serving_planner(self, default_bid: float | None = None) -> DeliveryPlanner:
+        """The planner :func:`recommend` ranks with, built once per loaded model and default
+        price (building one indexes the ads table, which a request should not pay for)."""
+        if default_bid not in self._serving:
+            self._serving[default_bid] = self.planner(default_bid=default_bid)
+        return self._serving[default_bid]
 
     def known_user(self, user: str) -> bool:
         """Whether ``user`` (a stored id) has impressions in the click model's log."""
@@ -316,7 +325,8 @@ class Delivery:
         pos = cm.user_pos_.get(str(user), -1)
         return bool(pos >= 0 and cm.user_impressions_[pos] > 0)
 
-    def planner(self, frequency_cap: int | None = 3, pacing: bool = True) -> DeliveryPlanner:
+    def planner(self, frequency_cap: int | None = 3, pacing: bool = True,
+                default_bid: float | None = None) -> DeliveryPlanner:
         """A :class:`DeliveryPlanner` using the behaviour model when one was loaded (and it
         answers), else the delivery click model."""
         beh = self.behavior
@@ -346,6 +356,7 @@ class Delivery:
         return DeliveryPlanner(
             self.ads, p_ctr, p_cvr, frequency_cap=frequency_cap, pacing=pacing,
             source="behavior" if beh is not None else "recommender", explain=cm.factors,
+            default_bid=default_bid,
         )
 
 
@@ -367,13 +378,14 @@ def train_workspace(
     if model not in RANKING_MODELS:
         raise InputError(f"--model must be one of: {', '.join(RANKING_MODELS)}; got {model!r}.")
     step = _Steps(progress, 4 if evaluate else 2)
-    events = ws.table("events")
+    # optional columns the owner never gave are stored all NULL: treat them as absent
+    events = drop_empty(ws.table("events"), keep=_EVENT_KEYS)
     if len(events) == 0:
         raise InputError(f"{ws.path}: the workspace has no events; ingest some first.")
-    ads = ws.table("ads")
+    ads = drop_empty(ws.table("ads"), keep=("ad_id",))
     if len(ads) == 0:
         ads = pd.DataFrame({"ad_id": events["ad_id"].astype(str).unique()})
-    users = ws.table("users")
+    users = drop_empty(ws.table("users"), keep=("user_id",))
     feats = _ad_features(ads)
     cats = (dict(zip(ads["ad_id"].astype(str), ads["category"].astype(str), strict=True))
             if "category" in ads.columns else None)
@@ -385,7 +397,7 @@ def train_workspace(
     tuning = None
     rec = make_recommender(model)
     if evaluate or tune is not None:
-        tr, te = _time_split(events)
+        tr, te, metrics["split"] = _time_split(events)
         itr, ite = interactions_from_events(tr), interactions_from_events(te)
         if tune is not None and len(itr):
             rec, tuning = _recommender(model, itr["user_id"], itr["ad_id"], itr["weight"],
@@ -498,17 +510,20 @@ def recommend(
     n_candidates: int = 50,
     delivery: Delivery | None = None,
     raw_ids: bool = True,
+    default_bid: float | None = None,
 ) -> list[dict[str, Any]]:
     """Ads to show each user, best expected value first, with the per-ad breakdown.
 
     Candidates are the given ones, else the recommender's top ``n_candidates`` for the user
     (seen ads included: an ad can be shown again, up to the frequency cap).  ``users`` are
     the raw ids of the logs (pseudonymised here like at ingest) unless ``raw_ids`` is False.
+    ``default_bid`` prices ads without a bid (see :class:`DeliveryPlanner`); each user's
+    ``ranked_by`` says what the order is by.
     """
     if not isinstance(k, int) or k < 1:
         raise InputError(f"k must be an int >= 1; got {k!r}.")
     d = delivery or load_delivery(ws)
-    planner = d.serving_planner()
+    planner = d.serving_planner(default_bid)
     out = []
     # one HMAC per id: the batch helper builds a Series, too slow for a one-user request
     stored = [ws.pseudonym(u) for u in users] if raw_ids else [str(u) for u in users]
@@ -523,6 +538,7 @@ def recommend(
             "user_id": str(raw),
             "known_user": d.known_user(uid),
             "source": planner.source,
+            "ranked_by": planner.ranked_by,
             "ads": [
                 {kk: (None if isinstance(v, float) and not np.isfinite(v) else v)
                  for kk, v in r.items()}

@@ -205,7 +205,7 @@ class ClickModel(AdwiseEstimator):
              else np.zeros(len(y)))
         cats = {str(k): str(cat) for k, cat in (ad_category or {}).items()}
         self.ads_ = pd.Index(pd.unique(np.concatenate([ea, np.array(list(cats), dtype=object)])))
-        ad_cat = pd.Series(self.ads_).map(cats).fillna("").to_numpy(dtype=object)
+        ad_cat = pd.Series(self.ads_).map(cats).astype(object).fillna("").to_numpy(dtype=object)
         self.categories_, ad_cat_code = np.unique(ad_cat.astype(str), return_inverse=True)
         self.ad_cat_code_ = ad_cat_code.astype(np.int64)
         texts = {str(k): str(t) for k, t in (user_text or {}).items() if pd.notna(t)}
@@ -445,6 +445,10 @@ class DeliveryPlanner:
     cvr_fallback : float, default 0.05
     source : str
         Where the probabilities come from, shown in the breakdown.
+    default_bid : float, optional
+        CPC price of ads with neither ``bid`` nor ``cpa_bid``.  Without it, ads without a price
+        are refused unless no ad has one: then every ad counts one unit per click, so ads rank
+        by pCTR, and :attr:`ranked_by` says so (``bid`` is ``None`` in the rows).
 
     Notes
     -----
@@ -470,6 +474,7 @@ class DeliveryPlanner:
         cvr_fallback: float = 0.05,
         source: str = "recommender",
         explain: Callable[[pd.DataFrame], list[dict[str, float]]] | None = None,
+        default_bid: float | None = None,
     ) -> None:
         if "ad_id" not in ads.columns:
             raise InputError("DeliveryPlanner: the ads table needs an 'ad_id' column.")
@@ -495,6 +500,27 @@ class DeliveryPlanner:
         )
         for c in ("bid", "cpa_bid", "budget"):
             a[c] = pd.to_numeric(a[c], errors="coerce") if c in a.columns else np.nan
+        unpriced = ~(a["bid"] > 0) & ~(a["cpa_bid"] > 0)
+        if default_bid is not None:
+            if not (isinstance(default_bid, int | float) and np.isfinite(default_bid)
+                    and default_bid > 0):
+                raise InputError(f"DeliveryPlanner: default_bid must be a number > 0; got "
+                                 f"{default_bid!r}.")
+            a.loc[unpriced, "bid"] = float(default_bid)
+            a.loc[unpriced, "pricing"] = "cpc"
+            self.ranked_by = (f"expected value (pCTR x bid; {int(unpriced.sum()):,} ads "
+                              f"without a bid priced at the default {default_bid:g})"
+                              if unpriced.any() else "expected value (pCTR x bid)")
+        elif unpriced.all():
+            # no ad has a price: every ad is worth one unit per click, so the ranking is the
+            # ranking by pCTR (and the output says so instead of failing per request)
+            a["bid"] = 1.0
+            a["pricing"] = "cpc"
+            self.ranked_by = ("pCTR (the ads have no bid; ingest ads with a bid column, or "
+                              "give a default price, to rank by expected value)")
+        else:
+            self.ranked_by = "expected value (pCTR x bid, pCTR x pCVR x CPA bid)"
+        self.priced = not unpriced.all() or default_bid is not None
         bad = (a["pricing"] == "cpc") & ~(a["bid"] > 0)
         bad |= (a["pricing"] == "cpa") & ~(a["cpa_bid"] > 0)
         bad |= ~a["pricing"].isin(["cpc", "cpa"])
@@ -503,7 +529,9 @@ class DeliveryPlanner:
             raise InputError(
                 f"DeliveryPlanner: ad {first!r} has no usable price (pricing "
                 f"{a.loc[first, 'pricing']!r}, bid {a.loc[first, 'bid']}, cpa_bid "
-                f"{a.loc[first, 'cpa_bid']}); CPC ads need bid > 0, CPA ads cpa_bid > 0."
+                f"{a.loc[first, 'cpa_bid']}); CPC ads need bid > 0, CPA ads cpa_bid > 0. "
+                "Ingest the ads' bids, or give a default price (--default-bid) for ads "
+                "without one."
             )
         a["max_charge"] = np.where(a["bid"] > 0, a["bid"], a["cpa_bid"])
         self.ads = a
@@ -649,7 +677,7 @@ class DeliveryPlanner:
                 "pricing": self._pricing[pos[j]],
                 "p_ctr": float(p_ctr[j]),
                 "p_cvr": float(p_cvr[j]),
-                "bid": float(self._bid[pos[j]]),
+                "bid": float(self._bid[pos[j]]) if self.priced else None,
                 "cpa_bid": float(self._cpa_bid[pos[j]]),
                 "expected_value": float(ev[j]),
                 "eligible": bool(ok[j]),

@@ -42,9 +42,20 @@ def train(
     if json_:
         emit_json(out)
         return
-    console.print(
-        f"interests {mv.version} saved: {out['users']:,} users, {out['categories']} categories"
-    )
+    if out.get("interest_unit") == "ad_id":
+        console.print(
+            f"interests {mv.version} saved: {out['users']:,} users; the ads have no category, "
+            f"so each ad is an interest ({out['categories']} ads, the less shown pooled as "
+            "'other ads'). Ingest ads with a category column for category interests."
+        )
+    else:
+        console.print(
+            f"interests {mv.version} saved: {out['users']:,} users, {out['categories']} "
+            "categories"
+        )
+    if not out.get("text_topics", True):
+        console.print("no text topics: neither ads (headline, description) nor users (text) "
+                      "have text.")
 
 
 @app.command()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from adwise._columns import as_labels, is_code
 from adwise._exceptions import InputError
 from adwise.interests._affinity import InterestProfiler
 from adwise.interests._latent import LatentClassModel
@@ -34,30 +35,49 @@ CAPABILITY = "interests"
 _ATTR_SKIP = {"user_id", "text"}
 
 
+#: most ads kept as interests of their own when the ads have no category (the rest are pooled)
+MAX_AD_UNITS = 100
+
+
 def load_workspace_events(ws: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Events joined with ad category/text, plus the users and ads tables."""
+    """Events joined with ad category/text, plus the users and ads tables.
+
+    Without ad categories (the column absent or never filled) each ad is its own interest:
+    the ``MAX_AD_UNITS`` most shown ads (``"ad <ad_id>"``), the rest pooled as ``other ads``; the
+    ads table then carries ``interest_unit = "ad_id"`` in ``ads.attrs``.  Without an ads table
+    the events' ad ids stand in for it.
+    """
+    from adwise._split import drop_empty
+
     counts = ws.row_counts()
     if counts["events"] == 0:
         raise InputError(
             f"{ws.path}: the workspace has no events; ingest them with "
             "`adwise ingest events.parquet --table events`."
         )
-    if counts["ads"] == 0:
-        raise InputError(
-            f"{ws.path}: the workspace has no ads table; interests need ad categories. Ingest "
-            "it with `adwise ingest ads.parquet --table ads`."
-        )
     ecols = set(ws.columns("events"))
-    acols = set(ws.columns("ads"))
-    if "category" not in acols:
-        raise InputError(f"{ws.path}: the ads table has no 'category' column; interests need it.")
-    sel = ["e.user_id", "e.ad_id", "e.ts", "e.clicked", "a.category"]
+    sel = ["e.user_id", "e.ad_id", "e.ts", "e.clicked"]
     for c in ("converted", "revenue", "cost", "device", "placement", "treatment"):
         if c in ecols:
             sel.append(f"e.{c}")
-    events = ws.query(f"SELECT {', '.join(sel)} FROM events e LEFT JOIN ads a ON e.ad_id = a.ad_id")
-    ads = ws.table("ads")
-    users = ws.table("users") if counts["users"] else pd.DataFrame({"user_id": []})
+    events = drop_empty(ws.query(f"SELECT {', '.join(sel)} FROM events e"),
+                        keep=("user_id", "ad_id", "ts", "clicked"))
+    ads = drop_empty(ws.table("ads"), keep=("ad_id",))
+    if len(ads) == 0:
+        ads = pd.DataFrame({"ad_id": pd.unique(events["ad_id"].astype(str))})
+    ads["ad_id"] = ads["ad_id"].astype(str)
+    unit = "category"
+    if "category" not in ads.columns:
+        unit = "ad_id"
+        top = events["ad_id"].astype(str).value_counts().index[:MAX_AD_UNITS]
+        ads["category"] = ("ad " + ads["ad_id"]).where(ads["ad_id"].isin(top), "other ads")
+    cat = ads.drop_duplicates("ad_id", keep="last").set_index("ad_id")["category"]
+    events["category"] = events["ad_id"].astype(str).map(cat).to_numpy()
+    if unit == "ad_id":
+        events["category"] = events["category"].fillna("other ads")
+    users = (drop_empty(ws.table("users"), keep=("user_id",)) if counts["users"]
+             else pd.DataFrame({"user_id": []}))
+    ads.attrs["interest_unit"] = unit
     return events, users, ads
 
 
@@ -115,10 +135,13 @@ def build_user_context(
         attrs = [c for c in u.columns if c not in _ATTR_SKIP]
         for c in attrs:
             s = u[c]
-            if pd.api.types.is_numeric_dtype(s):
+            if pd.api.types.is_numeric_dtype(s) and not is_code(c, s):
                 blocks.append(s.astype(float).rename(c).to_frame())
             elif s.nunique() <= 30:
-                blocks.append(pd.get_dummies(s.astype(str), prefix=c, prefix_sep="=").astype(float))
+                # text and integer codes (device type 1, 4, 5; C1 1005): one column per value,
+                # never "low" / "high" numbers
+                blocks.append(pd.get_dummies(as_labels(s), prefix=c, prefix_sep="=")
+                              .astype(float))
     if text_scores is not None:
         blocks.append(text_scores.reindex(index).add_prefix("text="))
     ctx = pd.concat(blocks, axis=1)
@@ -133,8 +156,8 @@ def user_count_blocks(
     ``impressions`` and ``clicks`` per ad category, ``hours`` (events per three-hour band),
     ``weekdays`` (events per day of the week), ``words`` (which words the user's own ``text``
     uses, sparse; words used by fewer than five users are dropped) and one one-hot block per
-    categorical user attribute (``attr=<column>``; users missing from ``users`` get a row of
-    zeros, i.e. no evidence).  Numeric attributes are left out.
+    categorical user attribute, integer codes included (``attr=<column>``; users missing
+    from ``users`` get a row of zeros, i.e. no evidence).  Numeric attributes are left out.
     """
     from scipy import sparse
 
@@ -175,9 +198,10 @@ def user_count_blocks(
             pass
     for c in u.columns:
         s = u[c]
-        if c in _ATTR_SKIP or pd.api.types.is_numeric_dtype(s) or not 1 < s.nunique() <= 30:
+        if c in _ATTR_SKIP or (pd.api.types.is_numeric_dtype(s) and not is_code(c, s)) \
+                or not 1 < s.nunique() <= 30:
             continue
-        blocks[f"attr={c}"] = pd.get_dummies(s.astype("string")).to_numpy(dtype=float)
+        blocks[f"attr={c}"] = pd.get_dummies(as_labels(s)).to_numpy(dtype=float)
     return blocks
 
 
@@ -249,8 +273,11 @@ def fit_interests(
     n_topics: int = 12,
     pool_groups: int | str = "auto",
     random_state: int = 0,
-) -> tuple[InterestProfiler, TextInterests, pd.DataFrame, np.ndarray]:
+) -> tuple[InterestProfiler, TextInterests | None, pd.DataFrame, np.ndarray]:
     """Fit text and behavioural interests; return the models, the context and topic weights.
+
+    Text topics need text (ad headlines / descriptions or user ``text``): without any, the
+    text model is ``None`` and the topic weights have no columns.
 
     Each user's interests are pooled towards those of their latent class: a
     :class:`LatentClassModel` on all of the user's counts (:func:`user_count_blocks`) with
@@ -259,12 +286,15 @@ def fit_interests(
     """
     docs = _user_docs(events, users, ads)
     own = _user_docs(events, users, ads, clicked_creatives=False)
-    text = TextInterests(n_topics=n_topics, random_state=random_state).fit(
-        _ad_text(ads), ads["category"].astype(str), docs
-    )
-    # Category scores from the user's own words only: clicks already count in the behaviour
-    # part, so adding the clicked headlines here would count them twice.
-    tscores = pd.DataFrame(text.category_scores(own), index=own.index, columns=text.categories_)
+    text = tscores = None
+    if _has_text(_ad_text(ads)) or _has_text(docs):
+        text = TextInterests(n_topics=n_topics, random_state=random_state).fit(
+            _ad_text(ads), ads["category"].astype(str), docs
+        )
+        # Category scores from the user's own words only: clicks already count in the
+        # behaviour part, so adding the clicked headlines here would count them twice.
+        tscores = pd.DataFrame(text.category_scores(own), index=own.index,
+                               columns=text.categories_)
     ctx = build_user_context(events, users, tscores)
     cats = sorted(ads["category"].dropna().astype(str).unique())
     memberships = None
@@ -278,8 +308,13 @@ def fit_interests(
     prof = InterestProfiler(half_life_days=half_life_days, random_state=random_state).fit(
         events, categories=cats, context=ctx, memberships=memberships
     )
-    topics = text.topics(docs.reindex(prof.user_ids_).fillna(""))
+    topics = (np.zeros((len(prof.user_ids_), 0)) if text is None
+              else text.topics(docs.reindex(prof.user_ids_).fillna("")))
     return prof, text, ctx.reindex(prof.user_ids_), topics
+
+
+def _has_text(texts: pd.Series) -> bool:
+    return bool(texts.astype(str).str.strip().str.len().gt(0).any())
 
 
 def train_interests(
@@ -313,7 +348,10 @@ def train_interests(
         "median_events_per_user": float(np.median(prof.counts_[0].sum(axis=1))),
         "share_users_with_a_click": float((prof.counts_[1].sum(axis=1) > 0).mean()),
         "fit_seconds": round(time.perf_counter() - t0, 3),
+        "interest_unit": ads.attrs.get("interest_unit", "category"),
+        "text_topics": text is not None,
     }
+    topic_labels = [] if text is None else text.topic_labels_
 
     def write(w):
         w.write_npz(
@@ -328,7 +366,7 @@ def train_interests(
             "model.json",
             {
                 "categories": prof.categories_,
-                "topic_labels": text.topic_labels_,
+                "topic_labels": topic_labels,
                 "context_columns": list(ctx.columns),
                 "population_share": prof.population_share_.tolist(),
                 "top_categories_by_users": _category_reach(lift, prof.categories_),
@@ -341,7 +379,7 @@ def train_interests(
         params=params,
         metrics=metrics,
         data_fingerprint=ws.fingerprint("events"),
-        feature_schema={"categories": prof.categories_, "topics": text.topic_labels_},
+        feature_schema={"categories": prof.categories_, "topics": topic_labels},
     )
     if progress:
         progress(3, 3)

@@ -15,6 +15,10 @@ class Cell(BaseModel):
     hour: int | None = None
     weekday: int | None = None
     impressions: float
+    clicks: float | None = Field(None, description="Successes behind the rate (clicks for "
+                                 "ctr, conversions for cvr).")
+    enough_data: bool = Field(True, description="False below the minimum of impressions; "
+                              "such cells are ranked last.")
     expected: float
     low: float
     high: float
@@ -107,7 +111,9 @@ def router(state):
                 weekday=None if row.get("weekday") is None else int(row["weekday"]),
                 impressions=float(row["impressions"]), expected=float(row[f"expected_{rate}"]),
                 low=float(row[f"{rate}_low"]), high=float(row[f"{rate}_high"]),
-                share=float(row["share"]), lift=float(row["lift"])))
+                share=float(row["share"]), lift=float(row["lift"]),
+                clicks=float(row["clicks" if rate == "ctr" else "conversions"]),
+                enough_data=bool(row["enough_data"])))
         return {"cells": cells, "current_rate": info[f"current_{rate}"], "rate": rate,
                 "group": campaign}
 

@@ -51,8 +51,10 @@ def train(
         return
     m = mv.metadata["metrics"]
     console.print(f"placement {mv.version}: {m['rows']:,} events, CTR {m['ctr']:.3%}; best cell "
-                  f"{m['best_cell']} (CTR {m['best_cell_ctr']:.3%}, lift "
-                  f"{m['best_cell_lift']:+.1%})")
+                  f"{m['best_cell']} (CTR {m['best_cell_ctr']:.3%} "
+                  f"[{m['best_cell_ctr_low']:.2%}, {m['best_cell_ctr_high']:.2%}] from "
+                  f"{m['best_cell_impressions']:,} impressions, {m['best_cell_clicks']:,} clicks;"
+                  f" lift {m['best_cell_lift']:+.1%})")
 
 
 @app.command()
@@ -78,11 +80,25 @@ def recommend(
         emit_json({**info, "cells": _records(table)})
         return
     t = Table(title=f"best cells ({rate}; current {info['current_' + rate]:.3%})")
-    for c in table.columns:
-        t.add_column(str(c))
-    for row in table.itertuples(index=False):
-        t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+    cell_cols = [c for c in ("placement", "hour", "weekday") if c in table.columns]
+    hits = "clicks" if rate == "ctr" else "conversions"
+    for c in (*cell_cols, rate.upper(), "95 % interval", "impressions", hits, "share", "lift"):
+        t.add_column(c, justify="left" if c in cell_cols else "right")
+    few = False
+    for row in table.to_dict(orient="records"):
+        mark = "" if row["enough_data"] else " *"
+        few |= bool(mark)
+        t.add_row(*[str(row[c]) for c in cell_cols],
+                  f"{row['expected_' + rate]:.2%}{mark}",
+                  f"[{row[rate + '_low']:.2%}, {row[rate + '_high']:.2%}]",
+                  f"{row['impressions']:,.0f}", f"{row[hits]:,.0f}",
+                  f"{row['share']:.1%}", f"{row['lift']:+.1%}")
     console.print(t)
+    if few:
+        from adwise.placement._effects import MIN_IMPRESSIONS
+
+        console.print(f"* fewer than {MIN_IMPRESSIONS} impressions: ranked last, whatever the "
+                      "rate.")
 
 
 def _bounds(values: list[str] | None, name: str):

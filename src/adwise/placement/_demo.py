@@ -85,7 +85,8 @@ def demo(ctx: DemoContext) -> DemoResult:
              f"{mv.version}:"]
     for r in rec.itertuples(index=False):
         lines.append(f"  {r.placement:>7} {int(r.hour):02d}h  CTR {r.expected_ctr:.2%} "
-                     f"[{r.ctr_low:.2%}, {r.ctr_high:.2%}]  lift {r.lift:+.0%}")
+                     f"[{r.ctr_low:.2%}, {r.ctr_high:.2%}] from {r.impressions:,.0f} "
+                     f"impressions, {r.clicks:,.0f} clicks  lift {r.lift:+.0%}")
     metrics: dict[str, Any] = {"best_cell_lift": float(rec.iloc[0]["lift"])}
     try:
         truth = load_truth(ctx.world_dir)

@@ -19,8 +19,9 @@ ch. 5).  Groups (a campaign, a user segment) get the same chain with the prior o
 cell set to the overall cell's posterior mean times the group's overall rate ratio, so a small
 campaign inherits the overall hour pattern and only departs from it as its data demands.
 
-Intervals are equal-tailed posterior intervals; they condition on the estimated parent means
-(the usual empirical-Bayes approximation, slightly too narrow for cells with little data).
+Intervals are equal-tailed posterior intervals widened to contain the cell's own Wilson
+interval: the posterior conditions on the estimated parent means (the usual empirical-Bayes
+approximation), which alone can claim far more precision than the cell's counts hold.
 """
 
 from __future__ import annotations
@@ -36,9 +37,28 @@ from adwise._exceptions import InputError
 from adwise._params import Interval
 from adwise.base import AdwiseEstimator, check_is_fitted
 
-__all__ = ["PlacementEffects", "fit_prior_strength"]
+__all__ = ["MIN_IMPRESSIONS", "PlacementEffects", "fit_prior_strength", "wilson_interval"]
+
+#: cells with fewer trials are ranked after the others by :meth:`PlacementEffects.recommend`
+MIN_IMPRESSIONS = 100
 
 _GLOBAL = "__all__"
+
+
+def wilson_interval(successes: Any, trials: Any, level: float = 0.95
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial proportion (Wilson 1927); ``[0, 1]`` at 0 trials."""
+    y = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    z = stats.norm.ppf(1 - (1 - level) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = y / n
+        den = 1 + z * z / n
+        mid = (p + z * z / (2 * n)) / den
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    lo = np.where(n > 0, np.clip(mid - half, 0.0, 1.0), 0.0)
+    hi = np.where(n > 0, np.clip(mid + half, 0.0, 1.0), 1.0)
+    return lo, hi
 
 
 def fit_prior_strength(
@@ -269,8 +289,13 @@ class PlacementEffects(AdwiseEstimator):
         out["alpha"] = a
         out["beta"] = b
         out["mean"] = a / (a + b)
-        out["low"] = stats.beta.ppf(tail, a, b)
-        out["high"] = stats.beta.ppf(1 - tail, a, b)
+        # The posterior interval conditions on the estimated parent mean and can be far
+        # narrower than the cell's own evidence allows (a cell pooled hard into its parent);
+        # widen it to contain the cell's Wilson interval, so no interval claims more than
+        # the cell's impressions and clicks can show.
+        w_lo, w_hi = wilson_interval(s, t, self.ci)
+        out["low"] = np.minimum(stats.beta.ppf(tail, a, b), w_lo)
+        out["high"] = np.maximum(stats.beta.ppf(1 - tail, a, b), w_hi)
         return out
 
     # ------------------------------------------------------------------ queries
@@ -324,27 +349,33 @@ class PlacementEffects(AdwiseEstimator):
         top: int = 10,
         rate: str = "ctr",
         min_trials: float = 0.0,
+        min_impressions: float = MIN_IMPRESSIONS,
     ) -> pd.DataFrame:
         """Cells ranked by posterior mean rate, with interval and lift over the current mix.
 
         The current allocation's rate is the impression-weighted mean of the cells' posterior
         means, ``r_cur = sum_i n_i m_i / sum_i n_i``; a cell's lift is ``m_i / r_cur - 1``.
+        Cells with fewer than ``min_impressions`` trials come after every other cell
+        (``enough_data`` false): two impressions cannot top a ranking however they went.
 
         Returns
         -------
         DataFrame
             Columns: the cell columns, ``expected_<rate>``, ``<rate>_low``, ``<rate>_high``,
-            ``impressions`` (trials), ``share`` (of current trials), ``lift``.
+            ``impressions`` (trials), ``clicks`` (successes; conversions for ``cvr``),
+            ``share`` (of current trials), ``lift``, ``enough_data``.
         """
         c = self.cells(by=by, group=group, rate=rate)
         cur = float(np.sum(c["trials"] * c["mean"]) / max(c["trials"].sum(), 1e-12))
         c = c[c["trials"] >= min_trials]
         out = c.rename(columns={"mean": f"expected_{rate}", "low": f"{rate}_low",
-                                "high": f"{rate}_high", "trials": "impressions"})
-        out = out.drop(columns=["successes"])
+                                "high": f"{rate}_high", "trials": "impressions",
+                                "successes": "clicks" if rate == "ctr" else "conversions"})
         out["share"] = out["impressions"] / max(float(c["trials"].sum()), 1e-12)
         out["lift"] = out[f"expected_{rate}"] / cur - 1.0
-        out = out.sort_values(f"expected_{rate}", ascending=False, kind="stable")
+        out["enough_data"] = out["impressions"] >= min_impressions
+        out = out.sort_values(["enough_data", f"expected_{rate}"], ascending=False,
+                              kind="stable")
         out.attrs["current_rate"] = cur
         return out.head(int(top)).reset_index(drop=True)
 

@@ -93,6 +93,10 @@ def load_events(ws: Any, extra_cols: Sequence[str] = ()) -> pd.DataFrame:
     df = ws.query(sql)
     if df.empty:
         raise InputError("the workspace has no events; ingest some with `adwise ingest`.")
+    if df["placement"].isna().all():  # the contract's column, never filled
+        raise InputError("the events have no placement values; placement needs the slot of "
+                         "every impression (map yours with `adwise ingest --map "
+                         "COL=placement`).")
     ts = df["ts"] if pd.api.types.is_datetime64_any_dtype(df["ts"]) else parse_timestamps(df["ts"])
     df["hour"] = ts.dt.hour.astype(int)
     df["weekday"] = ts.dt.day_of_week.astype(int)
@@ -161,6 +165,10 @@ def train(ws: Any, group_col: str | None = "campaign_id",
         "best_cell": f"{best.iloc[0]['placement']} @ {int(best.iloc[0]['hour']):02d}h",
         "best_cell_ctr": float(best.iloc[0]["expected_ctr"]),
         "best_cell_lift": float(best.iloc[0]["lift"]),
+        "best_cell_ctr_low": float(best.iloc[0]["ctr_low"]),
+        "best_cell_ctr_high": float(best.iloc[0]["ctr_high"]),
+        "best_cell_impressions": int(best.iloc[0]["impressions"]),
+        "best_cell_clicks": int(best.iloc[0]["clicks"]),
         "fit_seconds": time.perf_counter() - t0,
     }
     for obj, al in model.allocators.items():
@@ -248,7 +256,9 @@ def allocate(ws: Any, budget: float | None = None, objective: str = "clicks",
     if al is None:
         raise InputError(
             f"no allocation model for {objective}: the events need a 'cost' column with spend"
-            + (" and a 'converted' column" if objective == "conversions" else "") + "."
+            + (" and a 'converted' column" if objective == "conversions" else "")
+            + " (a budget is split along how results grew with spend); ingest events with "
+            "their cost, e.g. `adwise ingest FILE --table events --map SPEND=cost`."
         )
     if max_multiplier is not None:
         al = _allocator_from_dict(_allocator_to_dict(al))
