@@ -249,6 +249,7 @@ def workspace_info(workspace: Path = WorkspaceOpt, json_: bool = JsonOpt) -> Non
             f"stale: {m['model']} {m['version']} was trained before the data changed; retrain "
             f"with `{m['retrain']}`",
             markup=False,
+            soft_wrap=True,
         )
 
 

@@ -206,7 +206,7 @@ function pick(obj, names) {
 function liftChart(rows) {
   const title = "Interest lift over the average user";
   const spec = {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json", title, description: title,
+    title, description: title,
     width: 300, height: { step: 18 },
     data: { values: rows.map((r) => ({ ...r, side: r.lift >= 1 ? "above average" : "below average" })) },
     mark: { type: "bar" },
