@@ -28,6 +28,7 @@ __all__ = [
     "MIN_JAVA",
     "java_version",
     "parse_conf",
+    "quiet_pandas",
     "read_frame",
     "resolve_master",
     "spark_available",
@@ -157,7 +158,8 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
 
     active = SparkSession.getActiveSession()
     if active is not None:
-        yield active
+        with quiet_pandas():
+            yield active
         return
     master = resolve_master(master)
     _check_master(master)
@@ -172,14 +174,15 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
     for k, v in settings.items():
         builder = builder.config(k, v)
     try:
-        with _quiet_pandas():
+        with quiet_pandas():
             spark = builder.getOrCreate()
     except Exception as exc:  # Py4J / JVM start-up errors carry pages of Java trace
         raise BackendError(f"Spark did not start on {master}: {_first_line(exc)}. Check "
                            "--spark-master and --spark-conf.") from None
     spark.sparkContext.setLogLevel("ERROR")
     try:
-        yield spark
+        with quiet_pandas():
+            yield spark
     finally:
         spark.stop()
 
@@ -215,7 +218,7 @@ def read_frame(spark: Any, path: str | Path, fmt: str | None = None) -> Any:
 
 
 @contextmanager
-def _quiet_pandas() -> Iterator[None]:
+def quiet_pandas() -> Iterator[None]:
     """PySpark 4.x warns that pandas 3 is not yet fully supported and calls ``astype`` with a
     deprecated ``copy`` keyword; it reads and writes the frames adwise uses right."""
     with warnings.catch_warnings():
@@ -226,5 +229,5 @@ def _quiet_pandas() -> Iterator[None]:
 
 def to_pandas(frame: Any) -> Any:
     """``frame.toPandas()`` without PySpark's warnings about pandas 3."""
-    with _quiet_pandas():
+    with quiet_pandas():
         return frame.toPandas()
