@@ -141,6 +141,7 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
                   app_name: str = "adwise") -> Iterator[Any]:
     """A SparkSession on ``master`` (see :func:`resolve_master`), stopped on exit.
 
+    Under ``spark-submit`` (no ``master`` given) the launcher's master and settings are used.
     An already active session is used as it is and left running (so a caller that owns one,
     e.g. a test fixture, keeps it).  The workers run this interpreter (``PYSPARK_PYTHON``
     unless set) with ``OMP_WAIT_POLICY=PASSIVE``: XGBoost's idle OpenMP threads would otherwise
@@ -161,13 +162,19 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         with quiet_pandas():
             yield active
         return
-    master = resolve_master(master)
-    _check_master(master)
-    _check_java()
+    builder = SparkSession.builder.appName(app_name)
+    if "PYSPARK_GATEWAY_PORT" in os.environ and not (master or
+                                                      os.environ.get("ADWISE_SPARK_MASTER")):
+        # started by spark-submit: its JVM is up and its --master and --conf hold
+        master = "the spark-submit master"
+    else:
+        master = resolve_master(master)
+        _check_master(master)
+        _check_java()
+        builder = builder.master(master)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    builder = SparkSession.builder.master(master).appName(app_name)
     settings = {**_DEFAULT_CONF, "spark.executorEnv.OMP_WAIT_POLICY": "PASSIVE",
                 "spark.executorEnv.PYSPARK_PYTHON": os.environ["PYSPARK_PYTHON"],
                 **(conf or {})}
