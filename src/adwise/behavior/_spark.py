@@ -63,8 +63,10 @@ def _label_counts(frame: Any, target: str, file: str) -> tuple[int, int]:
 
 
 def _encode(train: Any, test: Any, target: str, categorical: list[str], numeric: list[str],
-            prior: float) -> tuple[Any, Any, list[str]]:
-    """Both frames with the model inputs (``label``, ``_val`` and the feature columns)."""
+            prior: float) -> tuple[Any, Any, list[str], Any]:
+    """Both frames with the model inputs (``label``, ``_val`` and the feature columns), and the
+    persisted frame the statistics came from (to unpersist when done)."""
+    from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -72,20 +74,25 @@ def _encode(train: Any, test: Any, target: str, categorical: list[str], numeric:
     train = train.withColumn("_fold", F.pmod(row_hash, F.lit(TE_FOLDS))) \
                  .withColumn("_val", F.pmod(F.xxhash64(row_hash, F.lit(1)), F.lit(10)) == 0)
     y = F.col(target).cast("double")
+    # a missing value is a value of its own for the count and the click rate
+    keys = {f"_k{i}": F.coalesce(F.col(c).cast("string"), F.lit("\x00nan"))
+            for i, c in enumerate(categorical)}
+    # the statistics of every column come from this frame, read once and kept: computed from
+    # the growing chain of joins instead, each column would recompute all the joins before it
+    base = train.select(*[v.alias(k) for k, v in keys.items()], "_fold", y.alias("_y")) \
+        .persist(StorageLevel.MEMORY_AND_DISK)
     feats: list[str] = []
     m, mp = TE_SMOOTHING, TE_SMOOTHING * prior
     for i, c in enumerate(categorical):
         k = f"_k{i}"
-        # a missing value is a value of its own for the count and the click rate
-        key = F.coalesce(F.col(c).cast("string"), F.lit("\x00nan"))
-        train, test = train.withColumn(k, key), test.withColumn(k, key)
-        stats = train.groupBy(k).agg(F.count(F.lit(1)).alias("_n"), F.sum(y).alias("_s"))
+        train, test = train.withColumn(k, keys[k]), test.withColumn(k, keys[k])
+        stats = base.groupBy(k).agg(F.count(F.lit(1)).alias("_n"), F.sum("_y").alias("_s"))
         frequent = stats.where((F.col("_n") >= MIN_COUNT) & (F.col(k) != "\x00nan")) \
             .withColumn("_code", F.row_number().over(
                 Window.orderBy(F.desc("_n"), F.asc(k))) - 1)
         lookup = stats.join(frequent.select(k, "_code"), k, "left")
-        per_fold = train.groupBy(k, "_fold").agg(F.count(F.lit(1)).alias("_nf"),
-                                                 F.sum(y).alias("_sf"))
+        per_fold = base.groupBy(k, "_fold").agg(F.count(F.lit(1)).alias("_nf"),
+                                                F.sum("_y").alias("_sf"))
         n, s = F.coalesce(F.col("_n"), F.lit(0)), F.coalesce(F.col("_s"), F.lit(0.0))
         code = F.when(F.col(c).isNull(), None).otherwise(
             F.coalesce(F.col("_code"), F.lit(RARE_CODE))).cast("double")
@@ -105,7 +112,7 @@ def _encode(train: Any, test: Any, target: str, categorical: list[str], numeric:
         test = test.withColumn(f"{c}__num", F.col(c).cast("double"))
         feats.append(f"{c}__num")
     keep = [y.alias("label"), *[F.col(f) for f in feats]]
-    return (train.select(*keep, F.col("_val")), test.select(*keep), feats)
+    return (train.select(*keep, F.col("_val")), test.select(*keep), feats, base)
 
 
 def _p_click() -> Any:
@@ -169,7 +176,8 @@ def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt:
                          f"(dropped: {plan.dropped}).")
     prior = pos / n_train
     t0 = time.perf_counter()
-    enc_tr, enc_te, feats = _encode(tr, te, target, plan.categorical, plan.numeric, prior)
+    enc_tr, enc_te, feats, base = _encode(tr, te, target, plan.categorical, plan.numeric,
+                                          prior)
     asm = VectorAssembler(inputCols=feats, outputCol="features", handleInvalid="keep")
     enc_tr = asm.transform(enc_tr).select("label", "features", "_val") \
         .persist(StorageLevel.MEMORY_AND_DISK)
@@ -190,6 +198,7 @@ def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt:
     scored = to_pandas(model.transform(asm.transform(enc_te)).select("label", _p_click()))
     p = calibrator.transform(scored["p"].to_numpy())
     pred_s = time.perf_counter() - t0
+    base.unpersist()
     rep = evaluate_predictions(scored["label"].to_numpy().astype(int), p)
     return {
         "auc": rep["auc"],
