@@ -105,3 +105,22 @@ def test_missing_parts_are_one_line_and_exit_2(case, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == want
     assert proc.stdout == ""
+
+
+def test_engine_options_are_checked_before_spark_starts(tmp_path, capsys):
+    base = ["behavior", "evaluate", "--train", str(tmp_path / "a.parquet"), "--test",
+            str(tmp_path / "b.parquet"), "--target", "clicked"]
+    cases = [
+        (["--engine", "flink"], "--engine must be embedded or spark; got 'flink'."),
+        (["--engine", "spark", "--model", "logreg"],
+         "--engine spark trains --model gbdt (XGBoost on Spark) without --tune; use --engine "
+         "embedded for the other models and for tuning."),
+        (["--engine", "spark", "--spark-conf", "executor.memory=2g"],
+         "--spark-conf takes spark.KEY=VALUE; got 'executor.memory=2g'."),
+    ]
+    for more, want in cases:
+        assert main([*base, *more]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {want}"
+    assert main(["behavior", "evaluate", "--engine", "spark"]) == 2
+    assert "--engine spark evaluates plain files: give --train, --test and --target" in \
+        capsys.readouterr().err
