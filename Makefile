@@ -1,7 +1,7 @@
 # Two commands for a fresh machine (Python 3.11+, pip, gcc):
 #   make demo   install adwise (with the local language model) in .venv and run `adwise demo`
-#   make test   install adwise with its test tools and the local language model in .venv and
-#               run the test suite
+#   make test   install adwise with its test tools, the local language model and the Spark
+#               engine in .venv and run the test suite (the Spark tests need Java 17+)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -18,7 +18,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,llm]'
+	$(BIN)/pip install -q -e '.[test,llm,spark]'
 	touch $@
 
 demo: $(VENV)/.demo-installed

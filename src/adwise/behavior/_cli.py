@@ -31,6 +31,18 @@ BudgetOpt = typer.Option("120", "--budget",
                          help="Tuning budget: SECONDS (e.g. 300) or TRIALS (e.g. 25t).")
 
 
+EngineOpt = typer.Option("embedded", "--engine",
+                         help="embedded (DuckDB + LightGBM, the default) or spark "
+                              "(XGBoost on Spark; needs adwise[spark] and Java 17).")
+SparkMasterOpt = typer.Option(None, "--spark-master",
+                              help="local[*] (default; else $ADWISE_SPARK_MASTER), "
+                                   "spark://HOST:PORT, yarn or k8s://URL.")
+SparkConfOpt = typer.Option(None, "--spark-conf", help="A Spark setting KEY=VALUE (repeatable).")
+# which learner a --model serves on the embedded engine (reports say the family)
+_FAMILY = {"gbdt": "lightgbm", "forest": "sklearn", "tree": "sklearn", "logreg": "sklearn",
+           "deep": "torch"}
+
+
 def _budget(tune: bool, budget: str):
     from adwise._tuning import Budget
 
@@ -118,8 +130,9 @@ def train(
 
 @app.command()
 def evaluate(
-    train_file: Path = typer.Option(None, "--train", help="Training file (plain-file mode)."),
-    test_file: Path = typer.Option(None, "--test", help="Test file (plain-file mode)."),
+    # str, not Path: a Path would fold the // of a URI Spark reads (hdfs://, s3a://)
+    train_file: str = typer.Option(None, "--train", help="Training file (plain-file mode)."),
+    test_file: str = typer.Option(None, "--test", help="Test file (plain-file mode)."),
     target: str = typer.Option(None, "--target", help="The 0/1 label column (plain-file mode)."),
     model: str = typer.Option("gbdt", "--model", "-m", help=_MODEL_HELP),
     fmt: str = typer.Option(None, "--format",
@@ -133,12 +146,20 @@ def evaluate(
     tune: bool = TuneOpt,
     budget: str = BudgetOpt,
     workspace: Path = WorkspaceOpt,
+    engine: str = EngineOpt,
+    spark_master: str = SparkMasterOpt,
+    spark_conf: list[str] = SparkConfOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Evaluate on plain files (--train/--test/--target) or on the workspace (time split)."""
     _check_model(model)
     budget_ = _budget(tune, budget)
-    if train_file or test_file:
+    if engine not in ("embedded", "spark"):
+        raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
+    if engine == "spark":
+        out = _evaluate_spark(train_file, test_file, target, model, fmt, _cols(categorical),
+                              _cols(numeric), seed, tune, spark_master, spark_conf, json_)
+    elif train_file or test_file:
         if not (train_file and test_file):
             raise InputError("plain-file mode needs both --train and --test (and --target).")
         if fmt == "criteo":
@@ -159,10 +180,12 @@ def evaluate(
                               conversion=False, tune=budget_)
         out = {k: v for k, v in res.metrics.items() if k != "reliability"}
         out["split"] = res.split
+    if engine == "embedded":
+        out.update(engine="embedded", model_family=_FAMILY.get(model, model))
     if json_:
         emit_json(out)
         return
-    console.print(f"{model}: {_summary(out)}")
+    console.print(f"{model} ({out['model_family']} on the {engine} engine): {_summary(out)}")
     if "split" in out:
         console.print(f"test split: {out['split']}")
     if "tuning" in out:
@@ -184,6 +207,27 @@ def _id_notes(pred, frame, raw_ids: bool) -> list[str]:
         out.append(f"only {ads:.0%} of the rows' ad_id values are ads of this workspace; the "
                    "others are scored as new ads with no history.")
     return out
+
+
+def _evaluate_spark(train_file: str | None, test_file: str | None, target: str | None,
+                    model: str, fmt: str | None, categorical: list[str] | None,
+                    numeric: list[str] | None, seed: int, tune: bool, master: str | None,
+                    conf: list[str] | None, json_: bool) -> dict:
+    """``evaluate --engine spark``: plain files only, XGBoost."""
+    if not (train_file and test_file and target):
+        raise InputError("--engine spark evaluates plain files: give --train, --test and "
+                         "--target (paths Spark reads).")
+    if model != "gbdt" or tune:
+        raise InputError("--engine spark trains --model gbdt (XGBoost on Spark) without --tune; "
+                         "use --engine embedded for the other models and for tuning.")
+    from adwise.behavior._spark import evaluate_files_spark
+    from adwise.engine import parse_conf, spark_session
+
+    settings = parse_conf(conf)
+    with progress("fitting on Spark", enabled=not json_), \
+            spark_session(master, settings) as spark:
+        return evaluate_files_spark(spark, train_file, test_file, target, fmt=fmt,
+                                    categorical=categorical, numeric=numeric, seed=seed)
 
 
 @app.command()

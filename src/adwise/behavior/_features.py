@@ -31,6 +31,7 @@ import pandas as pd
 from adwise._exceptions import InputError
 from adwise.behavior._encoding import rows_as_slice
 from adwise.behavior._profile import CategoryProfile
+from adwise.engine import PRIOR_WEIGHT  # shared with the SQL spec DuckDB and Spark run
 
 __all__ = [
     "HISTORY",
@@ -45,7 +46,6 @@ __all__ = [
     "user_attributes",
 ]
 
-PRIOR_WEIGHT = 20.0
 HISTORY = ("user", "ad", "user_cat")
 # event columns that are outcomes or bookkeeping, never features
 _NOT_FEATURES = {"event_id", "ts", "user_id", "clicked", "converted", "cost", "revenue",
