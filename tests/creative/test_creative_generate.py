@@ -202,7 +202,8 @@ def test_without_other_audiences_the_model_copy_is_kept(openai_server):
     res = _for_gamers(openai_server)
     assert all(c["on_target"] for c in res.creatives)
     assert res.stats["raw_on_target"] == res.stats["raw_candidates"]
-    # every model line that passed the checks is kept (trail words are not grounded in an
-    # audience of gamers, so fewer pass than in the trail-runner tests)
-    kept = sum(c["source"] == "openai" for c in res.creatives)
-    assert kept == res.stats["model_creatives"] >= 1
+    # Trail words are not grounded in an audience of gamers, so few model lines pass; the
+    # template tops up and the quality score decides (for gamers the template's copy is
+    # more relevant than the endpoint's trail copy).
+    assert res.stats["model_creatives"] >= 1
+    assert res.stats["check_pass_rate"]["openai"]["grounded"] < 1

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from adwise.creative._brief import Brief
-from adwise.creative._grounding import counts, repeated_ngrams, unsupported_words
+from adwise.creative._grounding import (
+    adds_nothing,
+    counts,
+    repeated_ngrams,
+    unsupported_words,
+)
 from adwise.creative._text import (
     cjk_share,
     display_width,
@@ -277,6 +282,7 @@ def _grounding_checks(
     for part, what in ((h, "headline"), (d, "description")):
         rep = repeated_ngrams(part, lang)
         r._set("fluent", not rep, f"{what} {part!r} repeats itself: {', '.join(rep)}")
+    r._set("fluent", not adds_nothing(h, d), "the description only repeats the headline")
 
 
 def check_candidate(

@@ -213,14 +213,15 @@ def generate_creatives(
         raise InputError(f"the time limit must be > 0 seconds; got {time_limit}.")
     backends = _as_list(backend)
     models = [b for b in backends if b.name != "template"]
+    pooled = len(backends) > 1
+    t_start = time.monotonic()
+    deadline = t_start + time_limit
     if scorer is None and fluency_check:
+        # loading the model counts against the time limit
         local = next((b for b in models if hasattr(b, "line_scorer")), None)
         scorer = local.line_scorer() if local is not None else None
     elif not fluency_check:
         scorer = None
-    pooled = len(backends) > 1
-    t_start = time.monotonic()
-    deadline = t_start + time_limit
     # Fluency scoring gets the last third of the time; generation the rest.
     gen_deadline = t_start + time_limit * (0.65 if scorer is not None else 1.0)
     req = GenerationRequest(brief, segment, lang, list(examples), seed)
@@ -352,8 +353,9 @@ def generate_creatives(
             )
         keep = np.array([i not in dropped for i in range(len(accepted))])
         idx = np.flatnonzero(keep)
-        picked = _pick([accepted[i] for i in idx], score[idx], on[idx], n)
-        order = sorted((int(idx[j]) for j in picked), key=lambda i: (not on[i], -score[i]))
+        picked = [int(idx[j]) for j in _pick([accepted[i] for i in idx], score[idx], on[idx], n)]
+        picked = _cover_offer(picked, accepted, idx, score, brief)
+        order = sorted(picked, key=lambda i: (not on[i], -score[i]))
     for i in order:
         c = accepted[i]
         scores = {"relevance": float(parts["relevance_raw"][i]), "combined": float(score[i])}
@@ -441,3 +443,25 @@ def _pick(cands: Sequence[Candidate], score: np.ndarray, on: np.ndarray, k: int)
         )
         order += [int(group[i]) for i in picked]
     return order
+
+
+def _cover_offer(
+    picked: list[int], cands: Sequence[Candidate], idx: np.ndarray, score: np.ndarray, brief: Brief
+) -> list[int]:
+    """Make sure the brief's offer is stated by one returned creative when any candidate can.
+
+    An advertiser who says ``--offer`` expects to see it; the lowest-scored pick gives way to
+    the best candidate that states the offer.
+    """
+    if not brief.offer or not picked:
+        return picked
+    states = [int(i) for i in idx if brief.offer.lower() in _text_of(cands[int(i)]).lower()]
+    if not states or any(i in states for i in picked):
+        return picked
+    best = max(states, key=lambda i: score[i])
+    worst = min(picked, key=lambda i: score[i])
+    return [best if i == worst else i for i in picked]
+
+
+def _text_of(c: Candidate) -> str:
+    return f"{c.headline} {c.description}"

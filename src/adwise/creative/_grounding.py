@@ -28,6 +28,7 @@ from importlib import resources
 from adwise.creative._text import is_cjk, normalise, words
 
 __all__ = [
+    "adds_nothing",
     "counts",
     "generic_words",
     "repeated_ngrams",
@@ -56,7 +57,7 @@ _NUMERALS_ZH = {"两": "2", "二": "2", "三": "3", "四": "4", "五": "5", "六
 _NUMERALS_ZH |= {"八": "8", "九": "9", "十": "10"}
 # Measure words and units that may follow a Chinese count, longest first when matched.
 _UNITS_ZH = sorted(
-    "小时 分钟 毫升 毫安 公斤 公里 个月 年 月 周 天 日 秒 元 块 个 只 支 件 套 款 种 色 颗 "
+    "个小时 小时 分钟 毫升 毫安 公斤 公里 个月 年 月 周 天 日 秒 元 块 个 只 支 件 套 款 种 色 颗 "
     "瓶 盒 包 袋 片 双 台 张 本 米 克 斤 升 寸 档 倍 层 人 次 杯 挡 节 粒 条".split(),
     key=len,
     reverse=True,
@@ -132,7 +133,7 @@ def counts(text: str, lang: str) -> set[tuple[str, str]]:
             unit = "" if cur or pct else next((u for u in _UNITS_ZH if rest.startswith(u)), "")
             if num in _NUMERALS_ZH and not unit:
                 continue  # a numeral without a measure word is part of a word ("十足")
-            out.add((_num(num), unit))
+            out.add((_num(num), "小时" if unit == "个小时" else unit))
     if lang == "en" or not out:
         for m in _NUM_EN_RE.finditer(text):
             cur, num, pct, nxt = m.groups()
@@ -256,3 +257,18 @@ def repeated_ngrams(text: str, lang: str) -> list[str]:
             if a == b:
                 grams[p] += 1
     return [g for g, k in grams.items() if k > 1]
+
+
+def adds_nothing(headline: str, description: str) -> bool:
+    """True when the description says (almost) only what the headline says.
+
+    Fewer than a third of the description's character trigrams are new: "续航40小时，399元"
+    under the headline "续航40小时，399元" tells the reader nothing more.
+    """
+    d = normalise(description)
+    dg = {d[i : i + 3] for i in range(len(d) - 2)}
+    if not dg:
+        return False
+    h = normalise(headline)
+    hg = {h[i : i + 3] for i in range(len(h) - 2)}
+    return len(dg - hg) < len(dg) / 3

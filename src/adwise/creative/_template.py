@@ -88,8 +88,9 @@ _SLOT_RE = re.compile(r"\{(\w+)\}")
 
 def _title(text: str) -> str:
     out = []
-    for i, w in enumerate(text.split(" ")):
-        if i and w.lower() in _SMALL:
+    parts = text.split(" ")
+    for i, w in enumerate(parts):
+        if i and (w.lower() in _SMALL or (len(w) == 1 and parts[i - 1][-1:].isdigit())):
             out.append(w.lower())
         elif w[:1].islower():
             out.append(w[:1].upper() + w[1:])
