@@ -87,7 +87,10 @@ def test_openai_backend_with_json_schema(openai_server, brief, audience, lang):
     assert res.backend == "openai"
     _assert_all_valid(res, brief, lang, 5, audience)
     assert openai_server.requests[0]["response_format"]["type"] == "json_schema"
-    assert sum(c["source"] == "openai" for c in res.creatives) >= 3
+    n_openai = sum(c["source"] == "openai" for c in res.creatives)
+    assert n_openai >= 1
+    if res.stats["model_creatives"] >= 5:  # enough passed: no template top-up to compete
+        assert n_openai == 5
 
 
 def test_openai_backend_falls_back_to_prompt_only_json(openai_server):
