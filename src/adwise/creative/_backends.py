@@ -122,6 +122,7 @@ def gguf_chat_template(path: str | os.PathLike[str]) -> str | None:
     import struct
 
     with open(path, "rb") as fh:
+
         def read(fmt: str):
             return struct.unpack(fmt, fh.read(struct.calcsize(fmt)))[0]
 

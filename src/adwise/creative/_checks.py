@@ -265,9 +265,7 @@ def _grounding_checks(
     have = counts(sources, lang)
     nums = {n for n, _ in have}
     wrong = sorted(
-        (n, u)
-        for n, u in counts(both, lang)
-        if (n, u) not in have and not (u == "" and n in nums)
+        (n, u) for n, u in counts(both, lang) if (n, u) not in have and not (u == "" and n in nums)
     )
     said = {n: sorted(f"{n} {x}".strip() for m, x in have if m == n) for n, _ in wrong}
     r._set(

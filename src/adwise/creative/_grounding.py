@@ -20,6 +20,7 @@ function word. The language model's own likelihood of a line is checked separate
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from functools import cache
@@ -57,8 +58,57 @@ _NUMERALS_ZH = {"两": "2", "二": "2", "三": "3", "四": "4", "五": "5", "六
 _NUMERALS_ZH |= {"八": "8", "九": "9", "十": "10"}
 # Measure words and units that may follow a Chinese count, longest first when matched.
 _UNITS_ZH = sorted(
-    "个小时 小时 分钟 毫升 毫安 公斤 公里 个月 年 月 周 天 日 秒 元 块 个 只 支 件 套 款 种 色 颗 "
-    "瓶 盒 包 袋 片 双 台 张 本 米 克 斤 升 寸 档 倍 层 人 次 杯 挡 节 粒 条".split(),
+    [
+        "个小时",
+        "小时",
+        "分钟",
+        "毫升",
+        "毫安",
+        "公斤",
+        "公里",
+        "个月",
+        "年",
+        "月",
+        "周",
+        "天",
+        "日",
+        "秒",
+        "元",
+        "块",
+        "个",
+        "只",
+        "支",
+        "件",
+        "套",
+        "款",
+        "种",
+        "色",
+        "颗",
+        "瓶",
+        "盒",
+        "包",
+        "袋",
+        "片",
+        "双",
+        "台",
+        "张",
+        "本",
+        "米",
+        "克",
+        "斤",
+        "升",
+        "寸",
+        "档",
+        "倍",
+        "层",
+        "人",
+        "次",
+        "杯",
+        "挡",
+        "节",
+        "粒",
+        "条",
+    ],
     key=len,
     reverse=True,
 )
@@ -248,7 +298,7 @@ def repeated_ngrams(text: str, lang: str) -> list[str]:
         generic = generic_words("en")
         pairs = [
             f"{a} {b}"
-            for a, b in zip(ws, ws[1:], strict=False)
+            for a, b in itertools.pairwise(ws)
             if a == b or not (a in generic and b in generic)
         ]
         grams = Counter(pairs)
