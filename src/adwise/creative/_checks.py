@@ -4,6 +4,11 @@ The rules follow what ad platforms enforce for text ads (Google responsive searc
 <= 30, description <= 90 characters, CJK characters counting double) and what Google's open
 Copycat checks on generated copy, plus a fact check: a creative may not state a number, an
 offer-like claim or a proper name (a retailer, brand or place) that the brief does not contain.
+Two more come from issue 16, where copy that "passed every check" read as nonsense:
+``grounded`` (every content word and count is supported by the brief, the audience or the
+generic word list; see :mod:`adwise.creative._grounding`) and ``fluent`` (no repeated word
+bigram or character trigram within a line, and a description that adds to its headline). The
+model's likelihood of a line is checked by the generator (``likelihood``), as it needs the model.
 """
 
 from __future__ import annotations

@@ -20,9 +20,13 @@ from typing import Any
 
 __all__ = ["FLOORS", "LineScorer", "fluency_context"]
 
-# Mean log-probability per token (the line and its newline) below which a line reads as broken.
-FLOORS = {("en", "headline"): -5.0, ("en", "description"): -4.0}
-FLOORS |= {("zh", "headline"): -5.0, ("zh", "description"): -4.0}
+# Mean log-probability per token (the line and its newline) below which a line reads as broken:
+# the cut with the best balanced accuracy between 24 template lines and 6-10 known-bad lines per
+# language and kind (en headline 0.98, en description 1.00, zh headline 0.93, zh description
+# 0.92). The misses are lines that repeat themselves ("399元，399元"), which the model finds
+# likely; the repeated n-gram check refuses those.
+FLOORS = {("en", "headline"): -5.4, ("en", "description"): -4.2}
+FLOORS |= {("zh", "headline"): -5.2, ("zh", "description"): -4.2}
 
 _LABEL = {
     "en": {"headline": "Headline:", "description": "Description:"},
