@@ -272,7 +272,7 @@ def main() -> int:
     )
     print("| measure | value | target |\n|---|---|---|")
     for name, v in viol.items():
-        print(f"| returned creatives with a {name} | {v} | 0 |")
+        print(f"| returned creatives with: {name} | {v} | 0 |")
     print(f"| briefs with >= 5 distinct creatives | {n_distinct_ok}/{len(chosen)} | all |")
     print(f"| lines over 30 / 90 display columns | {n_wide} | 0 |")
     print(

@@ -109,8 +109,8 @@ DESCRIPTION_PATTERNS = {
         ("offer", "{name}: {feature} and {feature2}. {offer}! {cta}."),
         ("benefit", "{feature}, {feature2}: {name} for {audience}. {cta}."),
         ("benefit", "Enjoy {nfeature} with {name}. {cta}."),
-        ("question", "Need {nfeature}? {name} has it. {cta}."),
-        ("question", "Into {interest}? {name} is made for {audience}. {cta}."),
+        ("question", "Need {nfeature}? Try {name}. {cta}."),
+        ("question", "Into {interest}? Try {name}, made for {audience}. {cta}."),
         ("urgency", "{offer} on {name} today: {feature}, {feature2}. {cta}."),
         ("urgency", "Don't wait: {name}, {feature} and {feature2}. {cta}."),
         # Briefs that name only the product still get copy, from the audience alone.
