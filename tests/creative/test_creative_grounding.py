@@ -203,3 +203,14 @@ def test_gguf_chat_template_is_read_from_the_metadata(tmp_path):
     assert gguf_chat_template(inst) == tpl
     base = _gguf(tmp_path / "base.gguf", [("general.name", "x"), ("n", 7)])
     assert gguf_chat_template(base) is None
+
+
+def test_cli_says_who_wrote_the_lines_and_the_pass_rates(capsys, monkeypatch, tmp_path):
+    from adwise.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no workspace here: nothing is stored
+    args = ["creative", "generate", "-p", SOLAR, "-a", GARDENERS, "--backend", "template"]
+    assert main([*args, "--no-store"]) == 0
+    out = capsys.readouterr().out
+    assert "written by: template 5; by a model: 0%" in out
+    assert "template candidates passing each check: " in out

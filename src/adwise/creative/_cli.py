@@ -126,6 +126,9 @@ def generate(
     )
     share = ", ".join(f"{k} {v}" for k, v in s["sources"].items())
     console.print(f"written by: {share}; by a model: {s['model_share']:.0%}")
+    for src, rates in s["check_pass_rate"].items():
+        low = ", ".join(f"{k} {v:.0%}" for k, v in rates.items() if v < 1)
+        console.print(f"{src} candidates passing each check: {low or 'all 100%'}")
     if ws is not None and res.creatives and store:
         err_console.print("stored as pending: approve with `adwise creative approve ID`")
 

@@ -290,6 +290,9 @@ def generate_creatives(
 
     # ---- score, check fluency on the best, pick with MMR
     block = brief_block(req)
+    # A token step can take 0.1 s on a busy machine and the final ranking needs a moment: stop
+    # scoring a little early so that the limit holds.
+    score_deadline = deadline - min(0.5, 0.05 * time_limit)
     fluency: dict[str, float | None] = {}
     lik: dict[str, dict[str, int]] = {}
     dropped: set[int] = set()
@@ -301,7 +304,8 @@ def generate_creatives(
         vals = []
         for line, kind in ((c.headline, "headline"), (c.description, "description")):
             if line not in fluency:
-                fluency[line] = scorer.score(fluency_context(block, lang, kind), line, deadline)
+                ctx = fluency_context(block, lang, kind)
+                fluency[line] = scorer.score(ctx, line, score_deadline)
             vals.append((fluency[line], kind))
         if any(v is None for v, _ in vals):
             tally["unscored"] += 1
@@ -334,7 +338,7 @@ def generate_creatives(
                     survivors += 1
                 else:
                     dropped.add(i)
-            timed_out = timed_out or time.monotonic() >= deadline
+            timed_out = timed_out or time.monotonic() >= score_deadline
             unscored = {
                 i
                 for i, c in enumerate(accepted)
