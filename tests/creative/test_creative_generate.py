@@ -18,17 +18,22 @@ from adwise.creative import (
 )
 
 
-def _assert_all_valid(res, brief, lang, n):
+def _assert_all_valid(res, brief, lang, n, audience):
     b = parse_brief(brief, lang)
     assert len(res.creatives) == n
     accepted = []
     for c in res.creatives:
-        assert c["checks"] == dict.fromkeys(CHECKS, True)
-        r = check_candidate(Candidate(c["headline"], c["description"]), b, lang, accepted=accepted)
+        assert {k: v for k, v in c["checks"].items() if k in CHECKS} == dict.fromkeys(CHECKS, True)
+        cand = Candidate(c["headline"], c["description"])
+        r = check_candidate(cand, b, lang, accepted=accepted, audience=audience)
         assert r.ok, (c, r.failures)  # re-checked independently: the guarantee holds
         accepted.append(Candidate(c["headline"], c["description"]))
     scores = [c["score"] for c in res.creatives]
     assert all(0 <= s <= 1 for s in scores)
+    on = [c["on_target"] for c in res.creatives]
+    for flag in (True, False):  # sorted by score, on-target creatives first
+        group = [s for s, o in zip(scores, on, strict=True) if o is flag]
+        assert group == sorted(group, reverse=True)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +42,7 @@ def _assert_all_valid(res, brief, lang, n):
 def test_template_backend_every_creative_passes(brief, audience, lang):
     res = generate(brief, audience, n=5, lang=lang, backend="template")
     assert res.backend == "template"
-    _assert_all_valid(res, brief, lang, 5)
+    _assert_all_valid(res, brief, lang, 5, audience)
     assert {c["source"] for c in res.creatives} == {"template"}
 
 
@@ -48,7 +53,7 @@ def test_template_backend_every_creative_passes(brief, audience, lang):
 def test_template_writes_copy_from_a_bare_product_name(brief, audience, lang):
     # No facts, price or offer: the copy comes from the name and the audience, and still passes.
     res = generate(brief, audience, n=3, lang=lang, backend="template")
-    _assert_all_valid(res, brief, lang, 3)
+    _assert_all_valid(res, brief, lang, 3, audience)
 
 
 def test_template_respects_required_and_banned_terms():
@@ -80,9 +85,12 @@ def test_openai_backend_with_json_schema(openai_server, brief, audience, lang):
         backend_options={"base_url": openai_server.url},
     )
     assert res.backend == "openai"
-    _assert_all_valid(res, brief, lang, 5)
+    _assert_all_valid(res, brief, lang, 5, audience)
     assert openai_server.requests[0]["response_format"]["type"] == "json_schema"
-    assert sum(c["source"] == "openai" for c in res.creatives) >= 3
+    n_openai = sum(c["source"] == "openai" for c in res.creatives)
+    assert n_openai >= 1
+    if res.stats["model_creatives"] >= 5:  # enough passed: no template top-up to compete
+        assert n_openai == 5
 
 
 def test_openai_backend_falls_back_to_prompt_only_json(openai_server):
@@ -95,7 +103,7 @@ def test_openai_backend_falls_back_to_prompt_only_json(openai_server):
         backend="openai",
         backend_options={"base_url": openai_server.url},
     )
-    _assert_all_valid(res, BRIEF_EN, "en", 3)
+    _assert_all_valid(res, BRIEF_EN, "en", 3, AUDIENCE_EN)
     assert "response_format" not in openai_server.requests[-1]
     assert be.schema_supported is None
 
@@ -109,7 +117,7 @@ def test_openai_junk_is_dropped_never_returned(openai_server):
         backend="openai",
         backend_options={"base_url": openai_server.url},
     )
-    _assert_all_valid(res, BRIEF_EN, "en", 5)
+    _assert_all_valid(res, BRIEF_EN, "en", 5, AUDIENCE_EN)
     text = " ".join(c["headline"] + c["description"] for c in res.creatives)
     assert "$49" not in text and "50%" not in text and "<|" not in text
     assert res.stats["failures"]["facts"] >= 1 and res.stats["failures"]["clean"] >= 1
@@ -133,7 +141,7 @@ def test_slow_backend_is_cut_off_by_the_time_limit(openai_server):
     # Nothing came from the model before the limit; the template (instant, fact-safe) tops up.
     assert res.stats["model_creatives"] == 0
     assert {c["source"] for c in res.creatives} == {"template"}
-    _assert_all_valid(res, BRIEF_EN, "en", 5)
+    _assert_all_valid(res, BRIEF_EN, "en", 5, AUDIENCE_EN)
 
 
 def test_unreachable_endpoint_is_a_clear_error():
@@ -182,7 +190,7 @@ def test_on_target_selection_puts_copy_for_the_intended_audience_first(openai_se
     # The endpoint writes trail-running copy whatever it is asked; aimed at gamers, with trail
     # runners named as another audience, that copy is off target.
     res = _for_gamers(openai_server, other_audiences=[AUDIENCE_EN])
-    _assert_all_valid(res, BRIEF_EN, "en", 5)
+    _assert_all_valid(res, BRIEF_EN, "en", 5, GAMERS)
     flags = [c["on_target"] for c in res.creatives]
     assert flags == sorted(flags, reverse=True)  # on-target creatives come first
     assert sum(flags) >= 3
@@ -197,4 +205,8 @@ def test_without_other_audiences_the_model_copy_is_kept(openai_server):
     res = _for_gamers(openai_server)
     assert all(c["on_target"] for c in res.creatives)
     assert res.stats["raw_on_target"] == res.stats["raw_candidates"]
-    assert sum(c["source"] == "openai" for c in res.creatives) >= 3
+    # Trail words are not grounded in an audience of gamers, so few model lines pass; the
+    # template tops up and the quality score decides (for gamers the template's copy is
+    # more relevant than the endpoint's trail copy).
+    assert res.stats["model_creatives"] >= 1
+    assert res.stats["check_pass_rate"]["openai"]["grounded"] < 1

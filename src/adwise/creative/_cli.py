@@ -51,6 +51,12 @@ def generate(
     ),
     model: str = typer.Option(None, "--model", help="Model name for the openai backend."),
     threads: int = typer.Option(1, "--threads", min=1, help="CPU threads for the local model."),
+    model_file: Path = typer.Option(
+        None,
+        "--model-file",
+        help="Any GGUF for the local backend (else $ADWISE_LLM_MODEL, else the packaged "
+        "Gemma 3 270M); instruct models with a chat template get a chat prompt.",
+    ),
     time_limit: float = typer.Option(
         60.0, "--time-limit", help="Seconds for generation; returns what passed so far."
     ),
@@ -77,7 +83,12 @@ def generate(
             n=n,
             lang=lang,
             backend=backend,
-            backend_options={"threads": threads, "base_url": base_url, "model": model},
+            backend_options={
+                "threads": threads,
+                "base_url": base_url,
+                "model": model,
+                "model_file": str(model_file) if model_file else None,
+            },
             time_limit=time_limit,
             seed=seed,
             advertiser=advertiser,
@@ -107,8 +118,17 @@ def generate(
     console.print(
         f"{s['returned']} of {s['requested']} returned; raw candidates passing checks: "
         f"{s['raw_passed']}/{s['raw_candidates']}; {s['seconds']:.1f} s"
-        + (" (time limit reached)" if s["timed_out"] else "")
+        + (
+            f" (the {s['time_limit']:g} s limit was reached: returned what passed by then)"
+            if s["timed_out"]
+            else ""
+        )
     )
+    share = ", ".join(f"{k} {v}" for k, v in s["sources"].items())
+    console.print(f"written by: {share}; by a model: {s['model_share']:.0%}")
+    for src, rates in s["check_pass_rate"].items():
+        low = ", ".join(f"{k} {v:.0%}" for k, v in rates.items() if v < 1)
+        console.print(f"{src} candidates passing each check: {low or 'all 100%'}")
     if ws is not None and res.creatives and store:
         err_console.print("stored as pending: approve with `adwise creative approve ID`")
 

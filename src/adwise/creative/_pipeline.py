@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -270,6 +271,7 @@ def generate(
         raise InputError(
             "say whom the ad is for: --audience TEXT (or --segment ID with an audience model)."
         )
+    t0 = time.monotonic()
     examples: list[tuple[str, str]] = []
     ctr_model = None
     if ws is not None:
@@ -287,7 +289,8 @@ def generate(
         examples=examples,
         ctr_model=ctr_model,
         other_segments=others,
-        time_limit=time_limit,
+        # the limit is hard: reading history and loading the model count against it
+        time_limit=max(time_limit - (time.monotonic() - t0), 0.01),
         seed=seed,
         progress=progress,
     )
