@@ -149,3 +149,57 @@ def test_commands_using_a_stale_model_say_how_to_retrain(loaded_workspace, capsy
     assert main(["placement", "train", *w]) == 0
     assert main(["placement", "recommend", *w]) == 0
     assert "retrain" not in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_refuses_a_busy_port_and_an_unknown_host(workspace, capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "-w", str(workspace.path), "--port", str(port)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port}: the port is already in use by another "
+        "process; stop it or choose another --port.")
+    assert main(["serve", "-w", str(workspace.path), "--host", "no-such-host.invalid"]) == 2
+    assert "error: --host 'no-such-host.invalid' does not resolve" in capsys.readouterr().err
+
+
+def test_serve_access_log_logs_requests(workspace, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from adwise.cli import main; "
+             "sys.exit(main(sys.argv[1:]))", "serve", "-w", str(workspace.path), "--port",
+             str(port), "--access-log"], stdout=err, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(120):
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.25)
+            else:
+                pytest.fail("the service did not start: " + log.read_text()[-2000:])
+            httpx.get(f"http://127.0.0.1:{port}/v1/whoami", timeout=5)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    text = log.read_text()
+    assert '"GET /healthz HTTP/1.1" 200' in text and '"GET /v1/whoami HTTP/1.1" 401' in text
