@@ -9,6 +9,7 @@ import typer
 from adwise._exceptions import InputError
 from adwise.cli._common import (
     JsonOpt,
+    NumberOpt,
     WorkspaceOpt,
     console,
     emit_json,
@@ -74,7 +75,7 @@ def evaluate(
     user_col: str = typer.Option("user_id", "--user-col"),
     item_col: str = typer.Option("ad_id", "--item-col"),
     rating_col: str = typer.Option(None, "--rating-col"),
-    k: int = typer.Option(10, "--k", min=1),
+    k: int = NumberOpt(10, "--k", low=1, high=1000),
     model: str = typer.Option(None, "--model", help="rating: blend|mf; ranking: hybrid|ease|"
                               "item_knn|als|bpr|content|popularity."),
     rating_scale: str = typer.Option(None, "--rating-scale", help="LOW,HIGH (default: the "
@@ -118,14 +119,14 @@ def evaluate(
 @app.command()
 def recommend(
     user: list[str] = typer.Option(..., "--user", help="User id as in your logs (repeatable)."),
-    k: int = typer.Option(5, "--k", min=1),
+    k: int = NumberOpt(5, "--k", low=1, high=1000),
     candidates: str = typer.Option(None, "--candidates", help="Comma-separated ad ids."),
     placement: str = typer.Option(None, "--placement"),
-    period_progress: float = typer.Option(1.0, "--progress", min=0.0, max=1.0,
-                                          help="Elapsed share of the pacing period."),
-    default_bid: float = typer.Option(None, "--default-bid", min=0.0,
-                                      help="CPC price of ads without a bid (default: when no "
-                                           "ad has one, rank by pCTR)."),
+    period_progress: float = NumberOpt(1.0, "--progress", low=0.0, high=1.0,
+                                       help="Elapsed share of the pacing period."),
+    default_bid: float = NumberOpt(None, "--default-bid", low=0.0, high=1e9,
+                                   help="CPC price of ads without a bid (default: when no "
+                                        "ad has one, rank by pCTR)."),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
