@@ -596,6 +596,8 @@ def uplift_files(
     frames = {}
     for name, p in (("train", train), ("test", test)):
         df = _read(p)
+        if len(df) == 0:
+            raise InputError(f"{p} (--{name}): the file has no rows.")
         for c, flag in ((treatment_col, "--treatment-col"), (outcome_col, "--outcome-col")):
             _col(df, c, flag, str(p))
         if treatment_value is not None:
@@ -609,6 +611,7 @@ def uplift_files(
         drop = [treatment_col, outcome_col, *(exclude_cols or [])]
         for c in exclude_cols or []:
             _col(df, c, "--exclude", str(p))
+        _refuse_infinite(df.drop(columns=drop).select_dtypes("number"), str(p))
         frames[name] = (df.drop(columns=drop), y, t)
     Xtr_df, ytr, ttr = frames["train"]
     Xte_df, yte, tte = frames["test"]
