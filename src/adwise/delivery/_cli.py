@@ -98,6 +98,13 @@ def evaluate(
         raise InputError("give both --train and --test, or neither (to use the workspace).")
     if task not in ("rating", "ranking"):
         raise InputError(f"--task must be rating or ranking; got {task!r}.")
+    named = [(f, c) for f, c in (("--user-col", user_col), ("--item-col", item_col),
+                                  ("--rating-col", rating_col)) if c is not None]
+    for i, (flag, col) in enumerate(named):
+        same = [f for f, c in named[i + 1:] if c == col]
+        if same:
+            raise InputError(f"{flag} and {same[0]} both name {col!r}; users, items and ratings "
+                             "must be separate columns.")
     if train_file is not None:
         with progress("delivery: tuning" if tune else "delivery: evaluating",
                       enabled=not json_):

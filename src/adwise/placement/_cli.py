@@ -57,6 +57,8 @@ def train(
                   f"[{m['best_cell_ctr_low']:.2%}, {m['best_cell_ctr_high']:.2%}] from "
                   f"{m['best_cell_impressions']:,} impressions, {m['best_cell_clicks']:,} clicks;"
                   f" lift {m['best_cell_lift']:+.1%})")
+    if m.get("skipped_without_placement"):
+        console.print(f"skipped {m['skipped_without_placement']:,} events without a placement")
 
 
 @app.command()
