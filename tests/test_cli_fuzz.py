@@ -50,6 +50,7 @@ def _write_files(d) -> dict[str, str]:
     put("garbage.csv", raw=bytes(range(256)) * 8)
     put("notparquet.parquet", raw=b"id,a\nu1,1\n")
     put("ragged.csv", raw=b"id,a,b,t,y\nu1,1,2,0,1\nu2,1\nu3,1,2,3,4,5,6\n")
+    put("duphead.csv", raw=b"ts,user_id,ad_id,clicked,clicked\n2026-01-01T00:00:00,u1,a1,0,1\n")
     (d / "folder").mkdir()
     files["folder"] = str(d / "folder")
     files["missing"] = str(d / "no-such-file.csv")
@@ -89,7 +90,7 @@ COMMANDS = {
     "ingest": ["ingest", "{F}", "--table", "users", "-w", "{ws}"],
 }
 FILES = ["ok", "tiny", "inf", "oneclass", "dupid", "strcol", "allnan", "constant", "header",
-         "empty", "garbage", "notparquet", "ragged", "folder", "missing"]
+         "empty", "garbage", "notparquet", "ragged", "duphead", "folder", "missing"]
 
 # The audit's inputs and the option bounds: (argv, exit status, text expected on stderr).
 CASES = {
@@ -113,6 +114,8 @@ CASES = {
     "report --out missing folder": (["report", "-w", "{ws}", "--out", "{dir}/new2/r.html"], 0,
                                     ""),
     "init on a file": (["init", "{ok}"], 2, "is a file"),
+    "repeated header": (["ingest", "{duphead}", "--table", "events", "-w", "{ws}"], 2,
+                        "column 'clicked': appears more than once in the header"),
     "segment inf": (["audience", "segment", "--data", "{inf}", "--id-col", "id"], 2,
                     "column 'a': holds infinite values; 1 row(s) affected: row 3 (value inf)"),
     "segment duplicate ids": (["audience", "segment", "--data", "{dupid}", "--id-col", "id"], 2,
