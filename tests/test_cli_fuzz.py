@@ -145,6 +145,9 @@ CASES = {
     "time-limit nan": (["creative", "generate", "--product", "Tea: green", "--audience", "x",
                         "--backend", "template", "--no-store", "--time-limit", "nan"], 2,
                        "--time-limit must be a finite number > 0 and <= 3600; got nan."),
+    "propensity outside (0, 1]": (["placement", "ope", "--logs", "{ok}", "--action-col", "t",
+                                   "--reward-col", "y", "--propensity-col", "a"], 2,
+                                  "column 'a': propensities must be in (0, 1]"),
     "bootstrap 1e8": (["placement", "ope", "--logs", "{ok}", "--action-col", "t",
                        "--reward-col", "y", "--bootstrap", "100000000"], 2,
                       "--bootstrap must be an integer >= 0 and <= 10000"),
@@ -164,6 +167,7 @@ def _run(argv, env, capsys):
     out, err = capsys.readouterr()
     assert code in (0, 2), (args, code, err[-3000:])
     assert "Traceback" not in err and "Traceback" not in out, (args, err[-3000:])
+    assert "np.float64(" not in err and "np.int64(" not in err, (args, err[-3000:])
     return code, err
 
 
