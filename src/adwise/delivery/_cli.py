@@ -10,6 +10,7 @@ from adwise._exceptions import InputError
 from adwise.cli._common import (
     JsonOpt,
     NumberOpt,
+    SeedOpt,
     WorkspaceOpt,
     console,
     emit_json,
@@ -29,7 +30,7 @@ def train(
                               "on an inner split of the training period first."),
     budget: str = typer.Option("120", "--budget", help="Tuning budget: SECONDS (e.g. 300) or "
                                "TRIALS (e.g. 30t)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt(0),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -84,7 +85,7 @@ def evaluate(
                               "hyper-parameters on an inner split of the training data first."),
     budget: str = typer.Option("120", "--budget", help="Tuning budget: SECONDS (e.g. 300) or "
                                "TRIALS (e.g. 30t)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt(0),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
