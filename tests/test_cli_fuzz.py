@@ -148,6 +148,9 @@ CASES = {
     "propensity outside (0, 1]": (["placement", "ope", "--logs", "{ok}", "--action-col", "t",
                                    "--reward-col", "y", "--propensity-col", "a"], 2,
                                   "column 'a': propensities must be in (0, 1]"),
+    "workspace rating task without ratings": (
+        ["delivery", "evaluate", "-w", "{ws}", "--task", "rating"], 2,
+        "of the workspace's events has no rating"),
     "bootstrap 1e8": (["placement", "ope", "--logs", "{ok}", "--action-col", "t",
                        "--reward-col", "y", "--bootstrap", "100000000"], 2,
                       "--bootstrap must be an integer >= 0 and <= 10000"),
