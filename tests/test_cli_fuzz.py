@@ -151,6 +151,8 @@ CASES = {
     "workspace rating task without ratings": (
         ["delivery", "evaluate", "-w", "{ws}", "--task", "rating"], 2,
         "of the workspace's events has no rating"),
+    "serve generation timeout nan": (["serve", "-w", "{ws}", "--generation-timeout", "nan"], 2,
+                                     "--generation-timeout must be a finite number >= 0.1"),
     "bootstrap 1e8": (["placement", "ope", "--logs", "{ok}", "--action-col", "t",
                        "--reward-col", "y", "--bootstrap", "100000000"], 2,
                       "--bootstrap must be an integer >= 0 and <= 10000"),

@@ -10,6 +10,7 @@ from rich.table import Table
 from adwise._exceptions import InputError
 from adwise.cli._common import (
     JsonOpt,
+    NumberOpt,
     WorkspaceOpt,
     console,
     emit_json,
@@ -104,10 +105,10 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=0, max=65535),
     workspace: Path = WorkspaceOpt,
-    max_body: int = typer.Option(1_048_576, "--max-body", min=1024,
-                                 help="Largest request body in bytes (else 413)."),
-    generation_timeout: float = typer.Option(30.0, "--generation-timeout", min=0.1,
-                                             help="Seconds a generation request may take."),
+    max_body: int = NumberOpt(1_048_576, "--max-body", low=1024, high=1 << 30,
+                              help="Largest request body in bytes (else 413)."),
+    generation_timeout: float = NumberOpt(30.0, "--generation-timeout", low=0.1, high=3600,
+                                          help="Seconds a generation request may take."),
     access_log: bool = typer.Option(False, "--access-log",
                                     help="Log every request (client, method, path, status)."),
     workers: int = typer.Option(1, "--workers", min=1, max=64,
