@@ -60,7 +60,9 @@ def test_schemathesis_finds_no_server_error(served_workspace, tmp_path, scope):
                          "content_type_conformance,response_schema_conformance",
              # /v1/toy/slow sleeps past the test's time limit on purpose
              "--exclude-path", "/v1/toy/slow",
-             "--max-examples", "12", "--max-time", "25", "--workers", "2",
+             # one worker: hypothesis parsing lambdas in two threads at once trips CPython
+             # 3.11's "AST constructor recursion depth mismatch" now and then
+             "--max-examples", "30", "--max-time", "27", "--workers", "1",
              "--seed", "1", "--no-color", "--request-timeout", "20"],
             capture_output=True, text=True, timeout=120, cwd=tmp_path,
         )
