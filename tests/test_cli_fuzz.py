@@ -150,7 +150,7 @@ CASES = {
                                   "column 'a': propensities must be in (0, 1]"),
     "workspace rating task without ratings": (
         ["delivery", "evaluate", "-w", "{ws}", "--task", "rating"], 2,
-        "of the workspace's events has no rating"),
+        "so --task rating has nothing to"),
     "serve generation timeout nan": (["serve", "-w", "{ws}", "--generation-timeout", "nan"], 2,
                                      "--generation-timeout must be a finite number >= 0.1"),
     "bootstrap 1e8": (["placement", "ope", "--logs", "{ok}", "--action-col", "t",
