@@ -149,3 +149,112 @@ def test_commands_using_a_stale_model_say_how_to_retrain(loaded_workspace, capsy
     assert main(["placement", "train", *w]) == 0
     assert main(["placement", "recommend", *w]) == 0
     assert "retrain" not in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_refuses_a_busy_port_and_an_unknown_host(workspace, capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "-w", str(workspace.path), "--port", str(port)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port}: the port is already in use by another "
+        "process; stop it or choose another --port.")
+    assert main(["serve", "-w", str(workspace.path), "--host", "no-such-host.invalid"]) == 2
+    assert "error: --host 'no-such-host.invalid' does not resolve" in capsys.readouterr().err
+
+
+def test_serve_access_log_logs_requests(workspace, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from adwise.cli import main; "
+             "sys.exit(main(sys.argv[1:]))", "serve", "-w", str(workspace.path), "--port",
+             str(port), "--access-log"], stdout=err, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(120):
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.25)
+            else:
+                pytest.fail("the service did not start: " + log.read_text()[-2000:])
+            httpx.get(f"http://127.0.0.1:{port}/v1/whoami", timeout=5)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    text = log.read_text()
+    assert '"GET /healthz HTTP/1.1" 200' in text and '"GET /v1/whoami HTTP/1.1" 401' in text
+
+
+def _labelled(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return pd.DataFrame({"x": x, "z": rng.normal(size=n),
+                         "y": (rng.random(n) < 1 / (1 + np.exp(-2 * x))).astype(int)})
+
+
+def test_behavior_evaluate_warns_when_test_numbers_are_strings(tmp_path, capsys):
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    _labelled().to_csv(train, index=False)
+    bad = _labelled(seed=1)
+    bad["x"] = bad["x"].astype(object)
+    bad.loc[:59, "x"] = "oops"
+    bad.to_csv(test, index=False)
+    code = main(["behavior", "evaluate", "--train", str(train), "--test", str(test), "--target",
+                 "y", "--model", "logreg", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    want = (f"{test}: column 'x' is numeric in the training file but 60 of 300 value(s) here are "
+            "not numbers (e.g. row 0 ('oops'), row 1 ('oops'), row 2 ('oops')); they are scored as "
+            "missing. Fix the values or the column's type.")
+    assert json.loads(out)["warnings"] == [want]
+    assert "60 of 300 value(s) here are not numbers" in " ".join(err.split())
+
+
+def test_delivery_evaluate_refuses_one_column_for_users_and_items(tmp_path, capsys):
+    f = tmp_path / "r.csv"
+    pd.DataFrame({"u": ["a", "b", "c"], "i": ["x", "y", "x"], "r": [1, 2, 3]}).to_csv(f)
+    assert main(["delivery", "evaluate", "--train", str(f), "--test", str(f), "--task",
+                 "ranking", "--user-col", "u", "--item-col", "u", "--json"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --user-col and --item-col both name 'u'; users, items and ratings must be "
+        "separate columns.")
+
+
+def test_placement_train_skips_events_without_placement(loaded_workspace, small_world,
+                                                         tmp_path, capsys):
+    ev = pd.read_parquet(small_world / "events.parquet").head(250)
+    ev = ev.drop(columns=["placement"]).assign(ts=pd.to_datetime(ev["ts"]) + pd.Timedelta(
+        days=60))
+    if "event_id" in ev:
+        ev["event_id"] = ev["event_id"].astype(str) + "-late"
+    ev.to_csv(tmp_path / "late.csv", index=False)
+    loaded_workspace.ingest(tmp_path / "late.csv", "events")
+    assert main(["placement", "train", "-w", str(loaded_workspace.path), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["skipped_without_placement"] == 250
+    assert main(["placement", "recommend", "-w", str(loaded_workspace.path), "--by",
+                 "placement", "--top", "50", "--json"]) == 0
+    slots = {c["placement"] for c in json.loads(capsys.readouterr().out)["cells"]}
+    assert slots and not slots & {"None", "nan", ""}

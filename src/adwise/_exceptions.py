@@ -158,5 +158,7 @@ def __getattr__(name: str) -> Any:
 
 
 def _short(value: Any, limit: int = 40) -> str:
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()  # NumPy 2 scalars repr as np.float64(...): show the number
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

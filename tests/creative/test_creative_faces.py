@@ -27,8 +27,11 @@ def test_router_generate_approve_serve(loaded_workspace):
     class State:
         workspace = loaded_workspace
 
+    from adwise.service._app import _install_error_handlers
+
     app = FastAPI()
     app.include_router(router(State()), prefix="/v1")
+    _install_error_handlers(app)  # as the service answers: bad input is a 400
     c = TestClient(app)
     r = c.post("/v1/creative/generate", json={"product": BRIEF_EN, "audience": AUDIENCE_EN, "n": 3})
     assert r.status_code == 200, r.text
@@ -40,6 +43,8 @@ def test_router_generate_approve_serve(loaded_workspace):
     served = c.get("/v1/creative/approved").json()["creatives"]
     assert [x["creative_id"] for x in served] == [cid]
     assert c.post("/v1/creative/generate", json={"product": BRIEF_EN, "n": 0}).status_code == 422
+    bad = c.post("/v1/creative/generate", json={"product": ";", "audience": "x"})
+    assert bad.status_code == 400 and "has no product name" in bad.json()["detail"]  # was a 500
     assert (
         c.post("/v1/creative/generate", json={"product": BRIEF_EN, "lang": "fr"}).status_code == 422
     )

@@ -177,6 +177,13 @@ def test_bad_inputs(monkeypatch):
         generate(BRIEF_EN, None, backend="template")
 
 
+@pytest.mark.parametrize("product", [";", ":", ": waterproof", ",,,", "。", "!!"])
+def test_brief_without_a_product_name_is_refused(product):
+    with pytest.raises(InputError, match=r"has no product name before its facts; start it with "
+                                         r"the name, e\.g\. --product 'TrailMax"):
+        generate(product, AUDIENCE_EN, backend="template", store=False)
+
+
 GAMERS = "young mobile gamers who play video games at night"
 
 

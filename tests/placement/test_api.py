@@ -24,6 +24,8 @@ def test_router(loaded_workspace):
     assert len(rec["cells"]) == 2 and rec["cells"][0]["low"] <= rec["cells"][0]["expected"]
     assert c.get("/placement/recommend", params={"top": 0}).status_code == 422
     assert c.post("/placement/allocate", json={"budget": 50}).json()["ratio"] >= 1.0
+    tiny = c.post("/placement/allocate", json={"budget": 5e-324})  # was a 500 (brentq)
+    assert tiny.status_code == 200 and tiny.json()["expected"] < 1e-300
     d = c.post("/placement/bandit/decide", json={}).json()
     assert d["action"] in ("a", "b") and 0 < d["propensity"] <= 1
     u = c.post("/placement/bandit/update",

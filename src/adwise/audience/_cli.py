@@ -8,11 +8,14 @@ import typer
 
 from adwise.cli._common import (
     JsonOpt,
+    NumberOpt,
+    SeedOpt,
     WorkspaceOpt,
     console,
     emit_json,
     err_console,
     open_workspace,
+    output_file,
     progress,
 )
 
@@ -59,7 +62,7 @@ def segment(
     k: str = typer.Option("auto", "--k", help="'auto' (silhouette / BIC) or a number."),
     method: str = typer.Option("kmeans", "--method", help="kmeans, minibatch or gmm."),
     transform: str = typer.Option("log", "--transform", help="log, rank or none (plain files)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt(0),
     export: Path = typer.Option(None, "--export", help="Workspace: write user_id,segment CSV."),
     raw_ids: Path = typer.Option(None, "--raw-ids", help="Your file of raw user ids (one per "
                                  "line, or a CSV with user_id): exports carry them instead of "
@@ -107,7 +110,8 @@ def segment(
         with progress("audience: segmenting"):
             res = segment_workspace(ws, kk, method, random_state=seed)
         if export is not None:
-            res["export"] = export_segments(ws, export, raw_ids=raw_ids)
+            res["export"] = export_segments(ws, output_file(export, "--export"),
+                                            raw_ids=raw_ids)
     if json_:
         emit_json(res)
         return
@@ -122,13 +126,13 @@ def lookalike(
     seed_file: Path = typer.Option(None, "--seed-file", help="Raw seed ids, one per line."),
     campaign: str = typer.Option(None, "--campaign", help="Workspace: seed = its converters."),
     exclude: list[str] = typer.Option(None, "--exclude", help="Column not to use (repeatable)."),
-    top: int = typer.Option(None, "--top", min=1, help="Audience size."),
-    top_percent: float = typer.Option(None, "--top-percent", min=0.01, max=100.0),
+    top: int = NumberOpt(None, "--top", low=1, high=1e9, help="Audience size."),
+    top_percent: float = NumberOpt(None, "--top-percent", low=0.01, high=100.0),
     out: Path = typer.Option(None, "--out", help="Write the audience's ids (CSV)."),
     raw_ids: Path = typer.Option(None, "--raw-ids", help="Workspace: your file of raw user ids "
                                  "(one per line, or a CSV with user_id); --out then holds them "
                                  "instead of pseudonyms."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt(0),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -164,7 +168,7 @@ def lookalike(
         from adwise.audience._pipeline import raw_id_map, to_raw_ids
 
         ids, res["not_in_raw_ids"] = to_raw_ids(ids, raw_id_map(ws, raw_ids))
-    if out is not None:
+    if output_file(out) is not None:
         write_csv(pd.DataFrame({"user_id": ids}), out)
         res["file"] = str(out)
     if json_:
@@ -190,8 +194,9 @@ def uplift(
     control_value: str = typer.Option(None, "--control-value", help="Level meaning control."),
     exclude: list[str] = typer.Option(None, "--exclude", help="Column not to use (repeatable)."),
     learner: str = typer.Option("auto", "--learner", help="auto or e.g. t-logistic, s-lightgbm."),
-    budget: float = typer.Option(None, "--budget", help="How many to target (head count)."),
-    seed: int = typer.Option(0, "--seed"),
+    budget: float = NumberOpt(None, "--budget", low=0, high=1e12, low_open=True,
+                              help="How many to target (head count)."),
+    seed: int = SeedOpt(0),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -249,7 +254,7 @@ def export_(
     """Write the saved segments (user_id,segment), withholding groups below min size."""
     from adwise.audience import export_segments
 
-    res = export_segments(open_workspace(workspace), out)
+    res = export_segments(open_workspace(workspace), output_file(out))
     if json_:
         emit_json(res)
         return

@@ -78,6 +78,30 @@ def _result(seg: Segmenter, profiles: list[dict], extra: dict | None = None) -> 
 
 
 # ---------------------------------------------------------------------------- segmentation
+def _refuse_infinite(X: pd.DataFrame, source: str) -> None:
+    for c in X.columns:
+        bad = np.flatnonzero(np.isinf(X[c].to_numpy(dtype=float)))
+        if len(bad):
+            raise ContractError(
+                source, str(c), "holds infinite values",
+                "replace them with numbers, or leave the cells empty (they are then filled "
+                "with the column's median)",
+                rows=list(zip(bad[:5].tolist(), X[c].to_numpy()[bad[:5]].tolist(), strict=True)),
+                n_bad=len(bad))
+
+
+def _refuse_duplicate_ids(ids: pd.Series, id_col: str, source: str) -> None:
+    dup = ids.duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        raise ContractError(
+            source, id_col, "holds the same id on more than one row",
+            "keep one row per id (aggregate or drop the duplicates), or name the right "
+            "--id-col",
+            rows=list(zip(rows[:5].tolist(), ids.to_numpy()[rows[:5]].tolist(), strict=True)),
+            n_bad=len(rows))
+
+
 def segment_file(
     path: str | Path,
     id_col: str,
@@ -116,6 +140,8 @@ def segment_file(
     numeric = [c for c in rest.columns if pd.api.types.is_numeric_dtype(rest[c])
                and not is_code(c, rest[c])]
     X = rest[numeric].astype(float)
+    _refuse_infinite(X, str(path))
+    _refuse_duplicate_ids(df[id_col], id_col, str(path))
     X = X.fillna(X.median())
     blocks = [X]
     for c in rest.columns:
@@ -561,10 +587,17 @@ def uplift_files(
     """
     from adwise.metrics import qini_auc_score, uplift_at_k, uplift_auc_score
 
+    if treatment_col == outcome_col:
+        raise InputError(
+            f"--treatment-col and --outcome-col both name {outcome_col!r}; the outcome (did the "
+            "user respond) and the treatment (was the user shown the ad) must be two columns."
+        )
     t0 = time.perf_counter()
     frames = {}
     for name, p in (("train", train), ("test", test)):
         df = _read(p)
+        if len(df) == 0:
+            raise InputError(f"{p} (--{name}): the file has no rows.")
         for c, flag in ((treatment_col, "--treatment-col"), (outcome_col, "--outcome-col")):
             _col(df, c, flag, str(p))
         if treatment_value is not None:
@@ -578,6 +611,7 @@ def uplift_files(
         drop = [treatment_col, outcome_col, *(exclude_cols or [])]
         for c in exclude_cols or []:
             _col(df, c, "--exclude", str(p))
+        _refuse_infinite(df.drop(columns=drop).select_dtypes("number"), str(p))
         frames[name] = (df.drop(columns=drop), y, t)
     Xtr_df, ytr, ttr = frames["train"]
     Xte_df, yte, tte = frames["test"]

@@ -244,6 +244,17 @@ class UpliftClassifier(AdwiseEstimator):
                 raise InputError(
                     f"UpliftClassifier: {name} holds only {int(arr[0])}; both 0 and 1 are needed."
                 )
+        # every learner fits the outcome within each group (or across both), and the
+        # cross-validation stratifies on (treatment, outcome): each cell needs rows in every fold
+        need = self.cv if self.learner == "auto" else 2
+        for g, label in ((0, "control group (treatment 0)"), (1, "treated group (treatment 1)")):
+            counts = np.bincount(y[t == g], minlength=2)
+            if counts.min() < need:
+                raise InputError(
+                    f"UpliftClassifier: the {label} has {counts[0]} row(s) with outcome 0 and "
+                    f"{counts[1]} with outcome 1; each group needs at least {need} of each "
+                    "outcome to learn who responds because of the ad."
+                )
         if self.learner == "auto":
             cands = list(self.candidates or LEARNERS)
             unknown = [c for c in cands if c not in LEARNERS]

@@ -10,11 +10,15 @@ import typer
 from adwise._exceptions import InputError
 from adwise.cli._common import (
     JsonOpt,
+    NumberOpt,
+    SeedOpt,
+    ThreadsOpt,
     WorkspaceOpt,
     console,
     emit_json,
     err_console,
     open_workspace,
+    output_file,
     progress,
 )
 
@@ -85,12 +89,11 @@ def _summary(metrics: dict) -> str:
 def train(
     workspace: Path = WorkspaceOpt,
     model: str = typer.Option("gbdt", "--model", "-m", help=_MODEL_HELP),
-    test_fraction: float = typer.Option(0.2, "--test-fraction",
-                                        help="Latest share of events held out for testing."),
+    test_fraction: float = NumberOpt(0.2, "--test-fraction", low=0, high=0.9, low_open=True,
+                                     help="Latest share of events held out for testing."),
     no_conversion: bool = typer.Option(False, "--no-conversion", help="Skip the pCVR model."),
-    seed: int = typer.Option(0, "--seed"),
-    threads: int = typer.Option(1, "--threads", min=1,
-                                help="Threads for the learner and the feature queries."),
+    seed: int = SeedOpt(0),
+    threads: int = ThreadsOpt(1, help="Threads for the learner and the feature queries."),
     tune: bool = TuneOpt,
     budget: str = BudgetOpt,
     json_: bool = JsonOpt,
@@ -141,8 +144,8 @@ def evaluate(
                                     help="Comma-separated columns to treat as categorical."),
     numeric: str = typer.Option(None, "--numeric",
                                 help="Comma-separated columns to treat as numeric."),
-    seed: int = typer.Option(0, "--seed"),
-    threads: int = typer.Option(1, "--threads", min=1),
+    seed: int = SeedOpt(0),
+    threads: int = ThreadsOpt(1, help="Threads for the learner."),
     tune: bool = TuneOpt,
     budget: str = BudgetOpt,
     workspace: Path = WorkspaceOpt,
@@ -246,6 +249,7 @@ def predict(
     from adwise.behavior._pipeline import load_predictor, read_plain
     from adwise.data import write_csv
 
+    output_file(out)
     ws = open_workspace(workspace)
     pred = load_predictor(ws)
     if pred is None:

@@ -284,6 +284,15 @@ class CTRModel(AdwiseEstimator):
         self.columns_ = plan
         n = len(X)
         k = (5 if n <= 50_000 else 1) if self.n_folds == "auto" else int(self.n_folds)
+        least = int(np.bincount(yv.astype(int), minlength=2).min())
+        if k > 1 and least < k:
+            if self.n_folds != "auto" or least < 2:
+                raise InputError(
+                    f"the training data has {least} row(s) of its rarer label ({n} rows in "
+                    f"all): too few for {k}-fold validation. Give at least {max(k, 2)} rows "
+                    "of each label (a few hundred rows in all for a useful model)."
+                )
+            k = least  # a small file: as many folds as the rarer label allows
         folds = self._folds(n, yv, k)
         self._lr = (0.03 if k > 1 else 0.1) if self.learning_rate == "auto" else self.learning_rate
         linear = self.model in ("logreg", "deep")

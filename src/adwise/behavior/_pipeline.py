@@ -102,6 +102,26 @@ def evaluate_predictions(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -
     return rep
 
 
+def _unparsed_numbers(X: pd.DataFrame, numeric: Sequence[str], source: str) -> list[str]:
+    """One warning per numeric (by training) column whose values here are not numbers: the
+    model sees them as missing, which silently lowers the scores."""
+    out = []
+    for c in numeric:
+        s = X[c]
+        if pd.api.types.is_numeric_dtype(s):
+            continue
+        given = s.notna() & (s.astype(str).str.strip() != "")
+        bad = given & pd.to_numeric(s, errors="coerce").isna()
+        n = int(bad.sum())
+        if n:
+            first = np.flatnonzero(bad.to_numpy())[:3]
+            shown = ", ".join(f"row {i} ({s.iloc[i]!r})" for i in first)
+            out.append(f"{source}: column '{c}' is numeric in the training file but {n:,} of "
+                       f"{len(s):,} value(s) here are not numbers (e.g. {shown}); they are "
+                       "scored as missing. Fix the values or the column's type.")
+    return out
+
+
 def evaluate_files(
     train: str | Path,
     test: str | Path,
@@ -144,6 +164,9 @@ def evaluate_files(
     else:
         m = CTRModel(**base).fit(Xtr, ytr)
     fit_s = time.perf_counter() - t0
+    warnings = _unparsed_numbers(Xte, m.columns_.numeric, str(test))
+    for w in warnings:
+        log.warning("%s", w)
     t0 = time.perf_counter()
     p = m.predict_ctr(Xte)
     pred_s = time.perf_counter() - t0
@@ -167,6 +190,7 @@ def evaluate_files(
         "categorical_columns": m.columns_.categorical,
         "numeric_columns": m.columns_.numeric,
         "dropped_columns": m.columns_.dropped,
+        "warnings": warnings,
     }
     if model == "gbdt":
         out["top_features"] = dict(list(m.feature_importance_.items())[:10])

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console, ConsoleDimensions
 
+from adwise._exceptions import InputError, ParameterError
+
 # The data layer and NumPy are imported inside functions: `adwise --version` and `--help` must
 # not pay for pandas and DuckDB.
 if TYPE_CHECKING:
@@ -22,11 +24,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JsonOpt",
+    "NumberOpt",
+    "SeedOpt",
+    "ThreadsOpt",
     "WorkspaceOpt",
     "console",
     "emit_json",
     "err_console",
     "open_workspace",
+    "output_file",
     "progress",
 ]
 
@@ -65,6 +71,96 @@ JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on s
 # that use a saved model are warned when the data changed after it was trained.
 invoked: tuple[str, str] | None = None
 _BUILDS_MODELS = ("train", "evaluate")
+
+
+def _fmt(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() and abs(bound) < 1e15 else f"{bound:g}"
+
+
+def _number_check(flag: str, low: float | None, high: float | None, low_open: bool):
+    """The one check (and error format) of every bounded numeric option."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return value
+        ok = isinstance(value, int) or math.isfinite(value)
+        ok = ok and (low is None or value > low or (value == low and not low_open))
+        ok = ok and (high is None or value <= high)
+        if not ok:
+            lo = "" if low is None else f"{'>' if low_open else '>='} {_fmt(low)}"
+            hi = "" if high is None else f"<= {_fmt(high)}"
+            kind = "an integer" if isinstance(value, int) else "a finite number"
+            raise ParameterError(
+                f"{flag} must be {kind} {' and '.join(x for x in (lo, hi) if x)}; "
+                f"got {value!r}."
+            )
+        return value
+
+    return check
+
+
+def NumberOpt(default: Any, *flags: str, low: float | None = None,
+              high: float | None = None, low_open: bool = False, help: str | None = None,
+              **kw: Any) -> Any:
+    """A ``typer.Option`` for a number that must be finite and within ``[low, high]`` (``low``
+    excluded with ``low_open``); out of range: exit 2 with ``--flag must be an integer (a
+    finite number) >= low and <= high; got value.``"""
+    return typer.Option(default, *flags, callback=_number_check(flags[0], low, high, low_open),
+                        help=help, **kw)
+
+
+def SeedOpt(default: int = 0) -> Any:
+    """``--seed``: a non-negative integer below 2**31 (what every random generator accepts)."""
+    return NumberOpt(default, "--seed", low=0, high=2**31 - 1, help="Random seed.")
+
+
+def cpu_count() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _cap_threads(value: int) -> int:
+    if value is None:
+        return value
+    if value < 1:
+        raise ParameterError(f"--threads must be at least 1; got {value}.")
+    cores = cpu_count()
+    if value > cores:
+        # more threads than cores only adds contention (and 100000 threads exhaust memory)
+        err_console.print(f"note: --threads {value} is more than this machine's {cores} "
+                          f"core(s); using {cores}.", markup=False, highlight=False)
+        return cores
+    return value
+
+
+def ThreadsOpt(default: int = 1, help: str | None = None) -> Any:
+    """``--threads``: at least 1, capped at the cores this process may use (with a note)."""
+    return typer.Option(default, "--threads", callback=_cap_threads,
+                        help=(help or "Threads to use.") + " At most the machine's cores.")
+
+
+def output_file(path: Path | None, flag: str = "--out") -> Path | None:
+    """A file to write: refuse a folder, create missing parent folders.
+
+    Raises
+    ------
+    InputError
+        ``path`` is an existing folder, or its parent cannot be created (a file is in the way).
+    """
+    if path is None:
+        return None
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a folder; give a file name, e.g. "
+                         f"{path / 'out.csv'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise InputError(f"{flag} {path}: its folder cannot be created ({exc.strerror}: a "
+                         "file is in the way); give another path.") from exc
+    return path
 
 
 def open_workspace(path: Path | None) -> Workspace:

@@ -19,11 +19,14 @@ from adwise._version import __version__
 from adwise.cli import _common
 from adwise.cli._common import (
     JsonOpt,
+    NumberOpt,
+    SeedOpt,
     WorkspaceOpt,
     console,
     emit_json,
     err_console,
     open_workspace,
+    output_file,
     progress,
     setup_logging,
 )
@@ -305,10 +308,10 @@ def workspace_delete(
 @app.command()
 def synth(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write into."),
-    users: int = typer.Option(20000, "--users", min=10),
-    ads: int = typer.Option(300, "--ads", min=2),
-    days: int = typer.Option(14, "--days", min=1),
-    seed: int = typer.Option(0, "--seed"),
+    users: int = NumberOpt(20000, "--users", low=10, high=10_000_000),
+    ads: int = NumberOpt(300, "--ads", low=2, high=1_000_000),
+    days: int = NumberOpt(14, "--days", low=1, high=3660),
+    seed: int = SeedOpt(0),
     fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
     lang: str = typer.Option("en", "--lang", help="Creative text language: en or zh."),
 ) -> None:
@@ -404,10 +407,10 @@ def models_rollback(capability: str, workspace: Path = WorkspaceOpt) -> None:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("adwise-demo"), "--out", help="Folder for the demo."),
-    users: int = typer.Option(5000, "--users", min=100),
-    ads: int = typer.Option(200, "--ads", min=10),
-    days: int = typer.Option(14, "--days", min=2),
-    seed: int = typer.Option(7, "--seed"),
+    users: int = NumberOpt(5000, "--users", low=100, high=1_000_000),
+    ads: int = NumberOpt(200, "--ads", low=10, high=100_000),
+    days: int = NumberOpt(14, "--days", low=2, high=366),
+    seed: int = SeedOpt(7),
 ) -> None:
     """Synthesise an ad world, ingest it, run every capability, print findings, write a report."""
     from adwise._demo import run_demo
@@ -423,7 +426,7 @@ def report(
     """Write one self-contained HTML report of the workspace and its models."""
     from adwise.report import build_report
 
-    path = build_report(open_workspace(workspace), out)
+    path = build_report(open_workspace(workspace), output_file(out))
     console.print(f"report written to [bold]{path}[/bold]")
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from adwise._exceptions import InputError
 from adwise.cli._common import (
     JsonOpt,
+    NumberOpt,
     WorkspaceOpt,
     console,
     emit_json,
@@ -73,15 +74,43 @@ def keys_revoke(
     console.print(f"revoked {rec.name} ({rec.id})")
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Refuse (exit 2) a host that does not resolve or an address already taken, before the
+    app is built: uvicorn would log the error and exit 3 after a slow start."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise InputError(
+            f"--host {host!r} does not resolve ({exc}); give an address of this machine, e.g. "
+            "127.0.0.1 (local only) or 0.0.0.0 (every interface)."
+        ) from exc
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # as uvicorn binds: a port in TIME_WAIT is free, one with a listener is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(addr)
+        except OSError as exc:
+            why = ("the port is already in use by another process; stop it or choose another "
+                   "--port" if exc.errno == errno.EADDRINUSE else
+                   f"{host} is not an address of this machine; use 127.0.0.1 or 0.0.0.0"
+                   if exc.errno == errno.EADDRNOTAVAIL else str(exc.strerror or exc))
+            raise InputError(f"cannot listen on {host}:{port}: {why}.") from exc
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=0, max=65535),
     workspace: Path = WorkspaceOpt,
-    max_body: int = typer.Option(1_048_576, "--max-body", min=1024,
-                                 help="Largest request body in bytes (else 413)."),
-    generation_timeout: float = typer.Option(30.0, "--generation-timeout", min=0.1,
-                                             help="Seconds a generation request may take."),
-    access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+    max_body: int = NumberOpt(1_048_576, "--max-body", low=1024, high=1 << 30,
+                              help="Largest request body in bytes (else 413)."),
+    generation_timeout: float = NumberOpt(30.0, "--generation-timeout", low=0.1, high=3600,
+                                          help="Seconds a generation request may take."),
+    access_log: bool = typer.Option(False, "--access-log",
+                                    help="Log every request (client, method, path, status)."),
     workers: int = typer.Option(1, "--workers", min=1, max=64,
                                 help="Worker processes (each loads the models once)."),
 ) -> None:
@@ -90,6 +119,7 @@ def serve(
 
     from adwise.service import KeyStore, ServiceSettings, create_app
 
+    _check_listen(host, port)
     ws = open_workspace(workspace)
     if not any(k.active for k in KeyStore(ws.path).list()):
         err_console.print(
@@ -112,7 +142,9 @@ def serve(
         os.environ[SERVE_ENV] = serve_env(ws, settings)
         target = "adwise.service._app:app_from_env"
     try:
-        uvicorn.run(target, host=host, port=port, log_level="warning", access_log=access_log,
+        # uvicorn logs each request at INFO: --access-log needs that level, else warnings only
+        uvicorn.run(target, host=host, port=port,
+                    log_level="info" if access_log else "warning", access_log=access_log,
                     server_header=False, workers=workers, factory=workers > 1)
     except OSError as exc:
         raise InputError(f"cannot listen on {host}:{port}: {exc}") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 __all__ = ["router"]
@@ -29,7 +30,12 @@ class GenerateRequest(BaseModel):
     required: list[str] = Field(default_factory=list, max_length=20)
     time_limit: float = Field(30.0, gt=0, le=120)
     seed: int = 0
-    store: bool = True
+    store: bool | None = Field(
+        None,
+        description="Store the creatives as pending for approval (a write: needs an admin "
+        "key). Default: stored when the key is admin, not stored with a read key; store=true "
+        "with a read key is refused with 403.",
+    )
 
 
 class CreativeOut(BaseModel):
@@ -59,11 +65,22 @@ def router(state):
     from fastapi import APIRouter
 
     from adwise.creative._pipeline import generate, get_creative, list_creatives, set_status
+    from adwise.service import scope_refusal
 
     r = APIRouter(tags=["creative"])
 
-    @r.post("/creative/generate", response_model=GenerateResponse)
-    def generate_(req: GenerateRequest) -> dict[str, Any]:
+    @r.post("/creative/generate", response_model=GenerateResponse,
+            description="Write creatives for a product and an audience. Storing them (pending "
+            "approval) changes the workspace, so it needs an admin key: with a read key they "
+            "are not stored, and `store: true` is refused with 403.")
+    def generate_(req: GenerateRequest, request: Request) -> dict[str, Any]:
+        # The service's auth leaves the calling key here; a router mounted without the service
+        # (no keys at all) stores as before.
+        key = request.scope.get("adwise.api_key")
+        may_store = key is None or key.allows("admin")
+        if req.store and not may_store:
+            raise scope_refusal(key, "admin", "storing creatives (store=true)")
+        store = may_store if req.store is None else req.store
         res = generate(
             req.product,
             req.audience,
@@ -75,7 +92,7 @@ def router(state):
             time_limit=req.time_limit,
             seed=req.seed,
             other_audiences=req.other_audiences,
-            store=req.store,
+            store=store,
             price=req.price,
             offer=req.offer,
             voice=req.voice,

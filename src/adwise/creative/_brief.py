@@ -219,8 +219,14 @@ def parse_brief(
         head, rest = text[: m.start()], text[m.end() :]
         rest_clauses = [c.strip() for c in _CLAUSE_RE.split(rest) if c.strip()]
     else:
-        clauses = [c.strip() for c in _CLAUSE_RE.split(text) if c.strip()]
+        clauses = [c.strip() for c in _CLAUSE_RE.split(text) if c.strip()] or [""]
         head, rest_clauses = clauses[0], clauses[1:]
+    if not re.search(r"\w", head):
+        raise InputError(
+            f"the product brief {text[:80]!r} has no product name before its facts; start it "
+            "with the name, e.g. --product 'TrailMax running shoes: lightweight, waterproof, "
+            "$89'."
+        )
     facts: list[str] = []
     for c in rest_clauses:
         c = c.rstrip(".")

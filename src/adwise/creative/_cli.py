@@ -6,7 +6,18 @@ from pathlib import Path
 
 import typer
 
-from adwise.cli._common import JsonOpt, WorkspaceOpt, console, emit_json, err_console, progress
+from adwise.cli._common import (
+    JsonOpt,
+    NumberOpt,
+    SeedOpt,
+    ThreadsOpt,
+    WorkspaceOpt,
+    console,
+    emit_json,
+    err_console,
+    output_file,
+    progress,
+)
 
 app = typer.Typer(help="What should the ad say to this audience?", no_args_is_help=True)
 
@@ -36,7 +47,7 @@ def generate(
         help="Another audience you target (repeatable): copy that speaks to it more than to "
         "--audience is ranked last.",
     ),
-    n: int = typer.Option(5, "--n", help="How many creatives."),
+    n: int = NumberOpt(5, "--n", low=1, high=50, help="How many creatives."),
     lang: str = typer.Option("en", "--lang", help="en or zh."),
     backend: str = typer.Option("auto", "--backend", help="auto, local, openai or template."),
     price: str = typer.Option(None, "--price", help="Price as shown, e.g. '$89'."),
@@ -50,17 +61,18 @@ def generate(
         None, "--base-url", help="OpenAI-compatible endpoint (else $ADWISE_OPENAI_BASE_URL)."
     ),
     model: str = typer.Option(None, "--model", help="Model name for the openai backend."),
-    threads: int = typer.Option(1, "--threads", min=1, help="CPU threads for the local model."),
+    threads: int = ThreadsOpt(1, help="CPU threads for the local model."),
     model_file: Path = typer.Option(
         None,
         "--model-file",
         help="Any GGUF for the local backend (else $ADWISE_LLM_MODEL, else the packaged "
         "Gemma 3 270M); instruct models with a chat template get a chat prompt.",
     ),
-    time_limit: float = typer.Option(
-        60.0, "--time-limit", help="Seconds for generation; returns what passed so far."
+    time_limit: float = NumberOpt(
+        60.0, "--time-limit", low=0, high=3600, low_open=True,
+        help="Seconds for generation; returns what passed so far.",
     ),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt(0),
     advertiser: str = typer.Option(
         None, "--advertiser", help="Take few-shot examples from this advertiser's ads."
     ),
@@ -135,7 +147,8 @@ def generate(
 
 @app.command()
 def train(
-    c: float = typer.Option(1.0, "--C", help="Inverse L2 regularisation of the CTR model."),
+    c: float = NumberOpt(1.0, "--C", low=0, high=1e6, low_open=True,
+                         help="Inverse L2 regularisation of the CTR model."),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -219,7 +232,7 @@ def export(
     from adwise.cli._common import open_workspace
     from adwise.creative._pipeline import export_creatives
 
-    k = export_creatives(open_workspace(workspace), out)
+    k = export_creatives(open_workspace(workspace), output_file(out))
     if json_:
         emit_json({"exported": k, "out": str(out)})
         return

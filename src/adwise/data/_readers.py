@@ -109,6 +109,22 @@ def parse_mapping(items: Sequence[str] | None) -> dict[str, str]:
     return mapping
 
 
+def _refuse_repeated_header(p: Path, sep: str) -> None:
+    """pandas renames a repeated CSV header (``clicked``, ``clicked.1``), which would keep the
+    second as an unrelated column: refuse it while the file's own names are known."""
+    try:
+        head = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str)
+    except (pd.errors.EmptyDataError, ValueError, OSError):
+        return  # the full read already accepted the file; nothing more to learn here
+    names = [str(c).strip() for c in head.iloc[0].tolist()] if len(head) else []
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ContractError(str(p), name, "appears more than once in the header",
+                                "give every column a distinct name (or drop the copy)")
+        seen.add(name)
+
+
 def read_table(
     path: str | Path,
     fmt: str | None = None,
@@ -171,6 +187,8 @@ def read_table(
             f"cannot be read as {fmt.upper()} ({type(exc).__name__}: {exc})",
             f"check that the file is a complete, valid {fmt.upper()} file",
         ) from exc
+    if fmt in ("csv", "tsv"):
+        _refuse_repeated_header(p, "\t" if fmt == "tsv" else ",")
     df.columns = [str(c).strip() for c in df.columns]
     if mapping:
         missing = [s for s in mapping if s not in df.columns]

@@ -9,6 +9,8 @@ import typer
 from adwise._exceptions import InputError
 from adwise.cli._common import (
     JsonOpt,
+    NumberOpt,
+    SeedOpt,
     WorkspaceOpt,
     console,
     emit_json,
@@ -28,7 +30,7 @@ def train(
                               "on an inner split of the training period first."),
     budget: str = typer.Option("120", "--budget", help="Tuning budget: SECONDS (e.g. 300) or "
                                "TRIALS (e.g. 30t)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt(0),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -74,7 +76,7 @@ def evaluate(
     user_col: str = typer.Option("user_id", "--user-col"),
     item_col: str = typer.Option("ad_id", "--item-col"),
     rating_col: str = typer.Option(None, "--rating-col"),
-    k: int = typer.Option(10, "--k", min=1),
+    k: int = NumberOpt(10, "--k", low=1, high=1000),
     model: str = typer.Option(None, "--model", help="rating: blend|mf; ranking: hybrid|ease|"
                               "item_knn|als|bpr|content|popularity."),
     rating_scale: str = typer.Option(None, "--rating-scale", help="LOW,HIGH (default: the "
@@ -83,7 +85,7 @@ def evaluate(
                               "hyper-parameters on an inner split of the training data first."),
     budget: str = typer.Option("120", "--budget", help="Tuning budget: SECONDS (e.g. 300) or "
                                "TRIALS (e.g. 30t)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt(0),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -97,6 +99,13 @@ def evaluate(
         raise InputError("give both --train and --test, or neither (to use the workspace).")
     if task not in ("rating", "ranking"):
         raise InputError(f"--task must be rating or ranking; got {task!r}.")
+    named = [(f, c) for f, c in (("--user-col", user_col), ("--item-col", item_col),
+                                  ("--rating-col", rating_col)) if c is not None]
+    for i, (flag, col) in enumerate(named):
+        same = [f for f, c in named[i + 1:] if c == col]
+        if same:
+            raise InputError(f"{flag} and {same[0]} both name {col!r}; users, items and ratings "
+                             "must be separate columns.")
     if train_file is not None:
         with progress("delivery: tuning" if tune else "delivery: evaluating",
                       enabled=not json_):
@@ -118,14 +127,14 @@ def evaluate(
 @app.command()
 def recommend(
     user: list[str] = typer.Option(..., "--user", help="User id as in your logs (repeatable)."),
-    k: int = typer.Option(5, "--k", min=1),
+    k: int = NumberOpt(5, "--k", low=1, high=1000),
     candidates: str = typer.Option(None, "--candidates", help="Comma-separated ad ids."),
     placement: str = typer.Option(None, "--placement"),
-    period_progress: float = typer.Option(1.0, "--progress", min=0.0, max=1.0,
-                                          help="Elapsed share of the pacing period."),
-    default_bid: float = typer.Option(None, "--default-bid", min=0.0,
-                                      help="CPC price of ads without a bid (default: when no "
-                                           "ad has one, rank by pCTR)."),
+    period_progress: float = NumberOpt(1.0, "--progress", low=0.0, high=1.0,
+                                       help="Elapsed share of the pacing period."),
+    default_bid: float = NumberOpt(None, "--default-bid", low=0.0, high=1e9,
+                                   help="CPC price of ads without a bid (default: when no "
+                                        "ad has one, rank by pCTR)."),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:

@@ -66,7 +66,8 @@ def check_ratings(
         idx = np.flatnonzero(bad)
         raise InputError(
             f"{owner}: ratings must be finite numbers; {len(idx)} row(s) are not, e.g. row "
-            f"{idx[0]} (value {r[idx[0]]!r}). Fix: drop or correct those rows."
+            f"{idx[0]} (value {r[idx[0]:idx[0] + 1].tolist()[0]!r}). Fix: drop or correct "
+            "those rows."
         )
     if scale is not None:
         lo, hi = float(scale[0]), float(scale[1])

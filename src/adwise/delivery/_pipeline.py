@@ -284,6 +284,12 @@ def evaluate_workspace(
             raise InputError("the workspace's events have no 'rating' column, so --task rating "
                              "has nothing to predict; use --task ranking.")
         tr, te = tr[tr["rating"].notna()], te[te["rating"].notna()]
+        if tr.empty or te.empty:
+            part = "earliest 80 %" if tr.empty else "latest 20 %"
+            raise InputError(f"the {part} of the workspace's events has no rating (the 'rating' "
+                             "column is empty there), so --task rating has nothing to "
+                             f"{'learn from' if tr.empty else 'test on'}; use --task ranking, "
+                             "or ingest events with ratings.")
         _no_rating_tune(tune)
         res = evaluate_rating(tr, te, "user_id", "ad_id", "rating", model or "blend",
                               rating_scale, names=("events (train part)", "events (test part)"))

@@ -6,21 +6,31 @@ from pathlib import Path
 
 import typer
 
-from adwise.cli._common import JsonOpt, WorkspaceOpt, console, emit_json, open_workspace, progress
+from adwise.cli._common import (
+    JsonOpt,
+    NumberOpt,
+    SeedOpt,
+    WorkspaceOpt,
+    console,
+    emit_json,
+    open_workspace,
+    progress,
+)
 
 app = typer.Typer(help="What does this user care about?", no_args_is_help=True)
 
 
 @app.command()
 def train(
-    half_life_days: float = typer.Option(7.0, "--half-life-days", help="Event weight halves."),
-    topics: int = typer.Option(12, "--topics", min=1, help="NMF text topics."),
+    half_life_days: float = NumberOpt(7.0, "--half-life-days", low=0, high=3650, low_open=True,
+                                      help="Event weight halves."),
+    topics: int = NumberOpt(12, "--topics", low=1, high=500, help="NMF text topics."),
     pool_groups: str = typer.Option(
         "auto",
         "--pool-groups",
         help="Latent classes of similar users to pool over: 'auto' or a number (0: none).",
     ),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SeedOpt(0),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:

@@ -2,7 +2,7 @@
 
 Response curve per cell ``c`` (e.g. placement x hour), fitted from the logs:
 
-    outcome_c(s) = alpha_c * s ** beta,        0 < beta <= 1
+    outcome_c(s) = min(alpha_c * s ** beta, slope_c * s),        0 < beta <= 1
 
 ``beta`` (the spend elasticity, shared by all cells) is the within-cell slope of
 ``log(impressions)`` on ``log(spend)`` across days (cell fixed effects), clipped to
@@ -15,12 +15,23 @@ the cell's typical day: ``alpha_c = E[outcome per day]_c / spend_per_day_c ** be
 expected outcome uses the cell's hierarchically shrunk rate (:class:`PlacementEffects`), so a
 cell with little data is not chased on noise.
 
+The power law alone promises absurd returns far below the logged spend (with ``beta = 0.05`` a
+billionth of the budget would still buy a third of the clicks), so the curve is capped by the
+line ``slope_c * s``: no impression is bought for less than the cell's cheapest observed day or its
+average price, whichever is lower (``floor_price_c``, spend per impression), so
+``slope_c = rate_c / floor_price_c``.  The cap
+only binds below the logged spend (the cheapest day is no dearer than the average one); the
+curve stays concave, increasing and exactly 0 at 0.
+
 Allocation maximises ``sum_c outcome_c(s_c)`` subject to ``sum_c s_c = budget`` and
-``lo_c <= s_c <= hi_c`` exactly, by water-filling on the KKT conditions (the Lagrange multiplier
-found with ``scipy.optimize.brentq``); the current allocation (the logged spend shares scaled to
-the budget) is the comparison, and the result is never worse than it.  By
-default ``hi_c = max_multiplier x`` current spend: the curves are only trusted near the spend
-levels they were fitted on.
+``lo_c <= s_c <= hi_c`` exactly, by water-filling on the KKT conditions: a cell's spend is a
+non-increasing function of the Lagrange multiplier (its marginal return), found by bisection
+on ``log lambda``; where a cell's marginal return is flat (the linear part) the budget left at
+the multiplier is shared by interpolating between the plans just above and below it.  Spends
+are handled as shares of the budget, so tiny budgets do not underflow.  The current allocation
+(the logged spend shares scaled to the budget) is the comparison, and the result is never worse
+than it.  By default ``hi_c = max_multiplier x`` current spend: the curves are only trusted
+near the spend levels they were fitted on.
 """
 
 from __future__ import annotations
@@ -30,7 +41,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from adwise._exceptions import InputError
 from adwise._params import Interval, Options
@@ -59,7 +69,8 @@ class DaypartAllocator(AdwiseEstimator):
     ----------
     curves_ : DataFrame
         Per cell: ``spend_per_day``, ``share``, ``rate`` (shrunk CTR or conversions per
-        impression), ``impressions_per_day``, ``cpc`` (spend per expected outcome), ``alpha``.
+        impression), ``impressions_per_day``, ``cpc`` (spend per expected outcome), ``alpha``,
+        ``floor_price`` (lowest daily spend per impression: the curve's linear cap).
     elasticity_ : float
     n_days_ : int
     """
@@ -151,8 +162,16 @@ class DaypartAllocator(AdwiseEstimator):
         with np.errstate(divide="ignore"):
             cur["alpha"] = np.where(cur["spend_per_day"] > 0,
                                     exp_out / np.power(cur["spend_per_day"], beta), 0.0)
+        priced = daily[(daily["cost"] > 0) & (daily["n"] > 0)]
+        floor = (priced["cost"] / priced["n"]).groupby(
+            [priced[c] for c in cells], observed=True).min().rename("floor_price").reset_index()
+        cur = cur.merge(floor, on=cells, how="left")
+        # Days without spend (CPC billing: no click, no cost) make priced days look dear; the
+        # average price keeps the cap from binding at the logged spend.
+        avg_price = cur["cost"] / np.maximum(cur["n"], 1.0)
+        cur["floor_price"] = np.fmin(cur["floor_price"], avg_price)
         self.curves_ = cur[[*cells, "spend_per_day", "share", "impressions_per_day", "rate",
-                            "cpc", "alpha"]].reset_index(drop=True)
+                            "cpc", "alpha", "floor_price"]].reset_index(drop=True)
         self.daily_budget_ = float(cur["spend_per_day"].sum())
         return self
 
@@ -160,7 +179,24 @@ class DaypartAllocator(AdwiseEstimator):
         """Expected outcome per cell at the given spends (cells in ``curves_`` order)."""
         check_is_fitted(self, "curves_")
         s = np.maximum(np.asarray(spend, dtype=float), 0.0)
-        return self.curves_["alpha"].to_numpy() * np.power(s, self.elasticity_)
+        with np.errstate(over="ignore", invalid="ignore"):
+            power = self.curves_["alpha"].to_numpy() * np.power(s, self.elasticity_)
+            return np.minimum(power, self._slopes() * s)
+
+    def _slopes(self) -> np.ndarray:
+        """Outcome per unit of spend on each curve's linear part (``rate / floor_price``)."""
+        cur = self.curves_
+        rate = cur["rate"].to_numpy(dtype=float)
+        if "floor_price" in cur.columns:  # models saved before the cap lack it: average price
+            price = cur["floor_price"].to_numpy(dtype=float)
+        else:
+            price = np.full(len(cur), np.nan)
+        avg = cur["spend_per_day"].to_numpy(dtype=float) / \
+            np.maximum(cur["impressions_per_day"].to_numpy(dtype=float), 1e-300)
+        price = np.where(np.isfinite(price) & (price > 0), price, avg)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(price > 0, rate / price, np.inf)
+        return np.nan_to_num(out, nan=0.0, posinf=np.inf)
 
     def allocate(self, budget: float | None = None,
                  min_spend: float | Mapping[Any, float] | None = None,
@@ -189,25 +225,29 @@ class DaypartAllocator(AdwiseEstimator):
         b = self.daily_budget_ if budget is None else float(budget)
         if not np.isfinite(b) or b <= 0:
             raise InputError(f"budget must be a positive number; got {budget!r}.")
-        s0 = cur["share"].to_numpy() * b
-        lo = self._bounds(min_spend, s0 * self.min_multiplier, "min_spend")
-        hi = self._bounds(max_spend, s0 * self.max_multiplier, "max_spend")
-        if (lo > hi + 1e-9).any():
-            i = int(np.flatnonzero(lo > hi + 1e-9)[0])
-            raise InputError(f"cell {self._key(i)!r}: min_spend {lo[i]:.4g} exceeds max_spend "
-                             f"{hi[i]:.4g}.")
-        if lo.sum() > b + 1e-9 or hi.sum() < b - 1e-9:
+        share = cur["share"].to_numpy(dtype=float)
+        s0 = share * b
+        # Bounds as shares of the budget (x = s / b): a tiny budget must not underflow to 0.
+        lo = self._bounds(min_spend, share * self.min_multiplier, "min_spend", b)
+        hi = np.minimum(self._bounds(max_spend, share * self.max_multiplier, "max_spend", b),
+                        1.0)  # no cell can take more than the whole budget
+        if (lo > hi * (1 + 1e-9) + 1e-12).any():
+            i = int(np.flatnonzero(lo > hi * (1 + 1e-9) + 1e-12)[0])
+            raise InputError(f"cell {self._key(i)!r}: min_spend {lo[i] * b:.4g} exceeds "
+                             f"max_spend {hi[i] * b:.4g}.")
+        if lo.sum() > 1 + 1e-9 or hi.sum() < 1 - 1e-9:
             raise InputError(
                 f"budget {b:.4g} cannot be met within the per-cell bounds (minimums sum to "
-                f"{lo.sum():.4g}, maximums to {hi.sum():.4g}); widen the bounds or change the "
-                "budget."
+                f"{lo.sum() * b:.4g}, maximums to {hi.sum() * b:.4g}); widen the bounds or "
+                "change the budget."
             )
-        alpha, beta = cur["alpha"].to_numpy(), self.elasticity_
-        s = _water_fill(alpha, beta, b, lo, hi)
-        start = np.clip(s0, lo, hi)
-        if abs(start.sum() - b) <= 1e-6 * max(b, 1.0) and \
-                self.expected(start).sum() > self.expected(s).sum():
-            s = start  # never report a plan worse than a feasible current mix
+        beta = self.elasticity_
+        x = _water_fill(cur["alpha"].to_numpy(dtype=float), self._slopes(), beta, b, lo, hi)
+        s = x * b
+        start = np.clip(share, lo, hi)
+        if abs(start.sum() - 1.0) <= 1e-6 and \
+                self.expected(start * b).sum() > self.expected(s).sum():
+            s = start * b  # never report a plan worse than a feasible current mix
         plan = cur[list(self.cell_cols)].copy()
         plan["current_spend"] = s0
         plan["spend"] = s
@@ -215,7 +255,7 @@ class DaypartAllocator(AdwiseEstimator):
         plan["expected"] = self.expected(s)
         tot, tot0 = float(plan["expected"].sum()), float(plan["current_expected"].sum())
         summary = {"budget": b, "expected": tot, "current_expected": tot0,
-                   "ratio": tot / tot0 if tot0 > 0 else np.nan, "elasticity": beta,
+                   "ratio": tot / tot0 if tot0 > 0 else 1.0, "elasticity": beta,
                    "objective": self.objective}
         return plan.sort_values("spend", ascending=False).reset_index(drop=True), summary
 
@@ -224,64 +264,86 @@ class DaypartAllocator(AdwiseEstimator):
         vals = tuple(row[c] for c in self.cell_cols)
         return vals[0] if len(vals) == 1 else vals
 
-    def _bounds(self, given: Any, default: np.ndarray, name: str) -> np.ndarray:
+    def _bounds(self, given: Any, default: np.ndarray, name: str, budget: float) -> np.ndarray:
+        """Per-cell bounds as shares of ``budget``: ``default`` is already one, ``given`` is in
+        money."""
         if given is None:
             return default.copy()
-        if isinstance(given, Mapping):
-            out = default.copy()
-            keys = {_norm(self._key(i)): i for i in range(len(self.curves_))}
-            for k, v in given.items():
-                i = keys.get(_norm(k))
-                if i is None:
-                    raise InputError(f"{name}: unknown cell {k!r}; cells are values of "
-                                     f"{list(self.cell_cols)}.")
-                if float(v) < 0:
-                    raise InputError(f"{name}: amounts must be >= 0; got {v!r} for {k!r}.")
-                out[i] = float(v)
-            return out
-        v = float(given)
-        if v < 0:
-            raise InputError(f"{name} must be >= 0; got {given!r}.")
-        return np.full(len(default), v)
-
-
-def _water_fill(alpha: np.ndarray, beta: float, budget: float, lo: np.ndarray,
-                hi: np.ndarray) -> np.ndarray:
-    """Exact maximiser of ``sum_c alpha_c s_c^beta`` s.t. ``sum s = budget``, ``lo <= s <= hi``.
-
-    KKT: every interior cell has equal marginal return ``alpha_c beta s_c^(beta-1) = lambda``,
-    so ``s_c(lambda) = clip((alpha_c beta / lambda)^(1/(1-beta)), lo_c, hi_c)``; ``lambda`` is
-    the root of ``sum_c s_c(lambda) = budget`` (scipy.optimize.brentq, on ``log lambda``).  For
-    ``beta = 1`` the problem is linear: fill cells in order of ``alpha`` above their minimums.
-    """
-    if beta >= 1.0 - 1e-9:
-        s = lo.copy()
-        left = budget - s.sum()
-        for i in np.argsort(-alpha, kind="stable"):
-            add = min(hi[i] - s[i], left)
-            s[i] += add
-            left -= add
-            if left <= 0:
-                break
-        return s
-    a = np.maximum(alpha, 1e-300)
-
-    def spend(log_lam: float) -> np.ndarray:
         with np.errstate(over="ignore"):
-            x = np.exp((np.log(a * beta) - log_lam) / (1.0 - beta))
+            if isinstance(given, Mapping):
+                out = default.copy()
+                keys = {_norm(self._key(i)): i for i in range(len(self.curves_))}
+                for k, v in given.items():
+                    i = keys.get(_norm(k))
+                    if i is None:
+                        raise InputError(f"{name}: unknown cell {k!r}; cells are values of "
+                                         f"{list(self.cell_cols)}.")
+                    if not float(v) >= 0:
+                        raise InputError(f"{name}: amounts must be >= 0; got {v!r} for {k!r}.")
+                    out[i] = float(v) / budget
+                return out
+            v = float(given)
+            if not v >= 0:
+                raise InputError(f"{name} must be >= 0; got {given!r}.")
+            return np.full(len(default), v / budget)
+
+
+def _water_fill(alpha: np.ndarray, slope: np.ndarray, beta: float, budget: float,
+                lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Shares ``x`` (``s = x * budget``) maximising ``sum_c min(alpha_c s_c^beta, slope_c s_c)``
+    s.t. ``sum x = 1``, ``lo <= x <= hi``.
+
+    A cell's marginal return is ``slope_c`` up to the kink ``k_c`` where the two parts meet and
+    ``alpha_c beta s^(beta-1)`` (``<= beta slope_c``) beyond it, so at multiplier ``lambda`` it
+    spends nothing when ``lambda > slope_c``, ``k_c`` when ``beta slope_c <= lambda <=
+    slope_c`` and ``(alpha_c beta / lambda)^(1/(1-beta))`` below.  The total is non-increasing
+    in ``lambda`` with jumps where a linear part switches on; bisection on ``log lambda``
+    brackets the budget and the plans at the two ends are interpolated (the cells that differ
+    have equal marginal returns there).  Everything is in logs so that extreme budgets neither
+    underflow nor overflow.
+    """
+    with np.errstate(divide="ignore"):
+        la = np.log(np.maximum(alpha, 1e-300))
+        lm = np.log(np.clip(slope, 1e-300, 1e300))
+    lb = float(np.log(budget))
+    linear = beta >= 1.0 - 1e-9
+    if linear:
+        lm = np.minimum(la, lm)  # the curve is the lower of two lines
+    else:
+        lk = (la - lm) / (1.0 - beta)  # log of the kink's spend
+        lpow = np.log(beta) + la  # log(alpha beta)
+
+    def shares(log_lam: float) -> np.ndarray:
+        if linear:
+            x = np.where(log_lam < lm, np.inf, 0.0)
+        else:
+            with np.errstate(over="ignore"):
+                power = np.exp((lpow - log_lam) / (1.0 - beta) - lb)
+                kink = np.exp(lk - lb)
+            x = np.where(log_lam > lm, 0.0,
+                         np.where(log_lam >= np.log(beta) + lm, kink, np.maximum(power, kink)))
         return np.clip(x, lo, hi)
 
-    def gap(log_lam: float) -> float:
-        return float(spend(log_lam).sum() - budget)
-
-    lo_l, hi_l = -50.0, 50.0
-    while gap(lo_l) < 0 and lo_l > -1e4:
-        lo_l *= 2
-    while gap(hi_l) > 0 and hi_l < 1e4:
-        hi_l *= 2
-    root = optimize.brentq(gap, lo_l, hi_l, xtol=1e-12, maxiter=500)
-    s = spend(root)
-    return s * (budget / s.sum()) if s.sum() > 0 else s
+    # Above every slope nothing beyond the minimums is bought; go down until the budget is.
+    top = float(lm.max()) + 1.0
+    low = float(lm.min()) - 1.0
+    for _ in range(200):
+        if shares(low).sum() >= 1.0:
+            break
+        low -= max(1.0, abs(low))
+    for _ in range(200):
+        if top - low <= 1e-12 * max(1.0, abs(top)):
+            break
+        mid = 0.5 * (top + low)
+        if shares(mid).sum() >= 1.0:
+            low = mid
+        else:
+            top = mid
+    more, less = shares(low), shares(top)
+    gap = more.sum() - less.sum()
+    t = (1.0 - less.sum()) / gap if gap > 0 else 0.0
+    x = less + float(np.clip(t, 0.0, 1.0)) * (more - less)
+    return x / x.sum() if x.sum() > 0 else x
 
 
 def _norm(k: Any) -> tuple:

@@ -9,6 +9,8 @@ import typer
 from adwise._exceptions import InputError
 from adwise.cli._common import (
     JsonOpt,
+    NumberOpt,
+    SeedOpt,
     WorkspaceOpt,
     console,
     emit_json,
@@ -55,6 +57,8 @@ def train(
                   f"[{m['best_cell_ctr_low']:.2%}, {m['best_cell_ctr_high']:.2%}] from "
                   f"{m['best_cell_impressions']:,} impressions, {m['best_cell_clicks']:,} clicks;"
                   f" lift {m['best_cell_lift']:+.1%})")
+    if m.get("skipped_without_placement"):
+        console.print(f"skipped {m['skipped_without_placement']:,} events without a placement")
 
 
 @app.command()
@@ -63,7 +67,7 @@ def recommend(
     segment: str = typer.Option(None, "--segment", help="COLUMN=VALUE, e.g. age_band=25-34."),
     by: str = typer.Option("placement,hour", "--by",
                            help="Cell: placement | placement,hour | placement,hour,weekday."),
-    top: int = typer.Option(10, "--top", min=1),
+    top: int = NumberOpt(10, "--top", low=1, high=10_000),
     rate: str = typer.Option("ctr", "--rate", help="ctr or cvr (conversions per click)."),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
@@ -125,15 +129,16 @@ def _bounds(values: list[str] | None, name: str):
 
 @app.command()
 def allocate(
-    budget: float = typer.Option(None, "--budget", help="Daily budget (default: logged spend)."),
+    budget: float = NumberOpt(None, "--budget", low=0, high=1e12, low_open=True,
+                              help="Daily budget (default: logged spend)."),
     objective: str = typer.Option("clicks", "--objective", help="clicks or conversions."),
     min_spend: list[str] = typer.Option(None, "--min-spend",
                                         help="AMOUNT for every cell, or placement:hour=AMOUNT."),
     max_spend: list[str] = typer.Option(None, "--max-spend",
                                         help="AMOUNT for every cell, or placement:hour=AMOUNT."),
-    max_multiplier: float = typer.Option(None, "--max-multiplier",
-                                         help="Default cap as a multiple of current spend."),
-    top: int = typer.Option(15, "--top", min=1),
+    max_multiplier: float = NumberOpt(None, "--max-multiplier", low=0, high=1000, low_open=True,
+                                      help="Default cap as a multiple of current spend."),
+    top: int = NumberOpt(15, "--top", low=1, high=10_000),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
 ) -> None:
@@ -166,8 +171,9 @@ def ope(
     context_cols: str = typer.Option("", "--context-cols", help="C1,C2,... for the models."),
     policy: str = typer.Option("uniform", "--policy",
                                help="uniform, greedy, or a saved policy folder (MODEL_PATH)."),
-    n_bootstrap: int = typer.Option(200, "--bootstrap", min=0),
-    seed: int = typer.Option(0, "--seed"),
+    n_bootstrap: int = NumberOpt(200, "--bootstrap", low=0, high=10_000,
+                                 help="Bootstrap resamples for the intervals."),
+    seed: int = SeedOpt(0),
     json_: bool = JsonOpt,
 ) -> None:
     """Off-policy evaluation: IPS, SNIPS, DM, DR with 95 % bootstrap intervals + diagnostics."""
@@ -197,11 +203,12 @@ def ope(
 @app.command()
 def simulate(
     world: Path = typer.Option(..., "--world", help="An `adwise synth` folder (with truth)."),
-    rounds: int = typer.Option(100_000, "--rounds", min=100),
+    rounds: int = NumberOpt(100_000, "--rounds", low=100, high=10_000_000),
     policies: str = typer.Option("thompson,linucb,epsilon_greedy,uniform", "--policies"),
-    n_ads: int = typer.Option(10, "--ads", min=1, help="Ads in the arm set (x every slot)."),
-    epsilon: float = typer.Option(0.1, "--epsilon", min=0.0, max=1.0),
-    seed: int = typer.Option(0, "--seed"),
+    n_ads: int = NumberOpt(10, "--ads", low=1, high=1000,
+                           help="Ads in the arm set (x every slot)."),
+    epsilon: float = NumberOpt(0.1, "--epsilon", low=0.0, high=1.0),
+    seed: int = SeedOpt(0),
     json_: bool = JsonOpt,
 ) -> None:
     """Run bandits against the synthetic world's true click model; report cumulative regret."""

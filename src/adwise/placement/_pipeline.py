@@ -58,7 +58,8 @@ _AD_COLS = ("campaign_id", "advertiser", "category")
 # ---------------------------------------------------------------------------- events
 def load_events(ws: Any, extra_cols: Sequence[str] = ()) -> pd.DataFrame:
     """Events with ``hour``, ``weekday`` and ``day`` derived from ``ts``, plus ``extra_cols``
-    looked up in events, then ads, then users."""
+    looked up in events, then ads, then users.  Events without a placement are left out; their
+    count is in ``attrs["skipped_without_placement"]``."""
     from adwise.data import parse_timestamps
 
     ev_cols = set(ws.columns("events"))
@@ -93,10 +94,18 @@ def load_events(ws: Any, extra_cols: Sequence[str] = ()) -> pd.DataFrame:
     df = ws.query(sql)
     if df.empty:
         raise InputError("the workspace has no events; ingest some with `adwise ingest`.")
-    if df["placement"].isna().all():  # the contract's column, never filled
-        raise InputError("the events have no placement values; placement needs the slot of "
-                         "every impression (map yours with `adwise ingest --map "
+    # Events ingested from a file without the column have no slot: skip them (counted), rather
+    # than pool them into a made-up slot "None".
+    slotless = df["placement"].isna() | (df["placement"].astype(str).str.strip() == "")
+    n_slotless = int(slotless.sum())
+    if n_slotless == len(df):
+        raise InputError(f"none of the {len(df):,} events has a 'placement'; placement needs "
+                         "the slot of every impression (map yours with `adwise ingest --map "
                          "COL=placement`).")
+    if n_slotless:
+        df = df.loc[~slotless].reset_index(drop=True)
+        log.warning("placement: skipped %d of %d events without a 'placement'.", n_slotless,
+                    n_slotless + len(df))
     ts = df["ts"] if pd.api.types.is_datetime64_any_dtype(df["ts"]) else parse_timestamps(df["ts"])
     df["hour"] = ts.dt.hour.astype(int)
     df["weekday"] = ts.dt.day_of_week.astype(int)
@@ -104,6 +113,7 @@ def load_events(ws: Any, extra_cols: Sequence[str] = ()) -> pd.DataFrame:
     df["placement"] = df["placement"].astype(str)
     for c in extra_cols:
         df[c] = df[c].astype(str).where(df[c].notna(), "unknown")
+    df.attrs["skipped_without_placement"] = n_slotless
     return df
 
 
@@ -161,6 +171,7 @@ def train(ws: Any, group_col: str | None = "campaign_id",
     best = eff.recommend(by=("placement", "hour"), top=1)
     metrics = {
         "rows": len(df),
+        "skipped_without_placement": int(df.attrs.get("skipped_without_placement", 0)),
         "ctr": float(eff.global_rate_["ctr"]),
         "best_cell": f"{best.iloc[0]['placement']} @ {int(best.iloc[0]['hour']):02d}h",
         "best_cell_ctr": float(best.iloc[0]["expected_ctr"]),

@@ -8,7 +8,7 @@ Run it with ``adwise serve``; make keys with ``adwise keys create --name N --sco
 """
 
 from adwise.service._app import API_PREFIX, ServiceSettings, create_app
-from adwise.service._auth import ADMIN_VERBS, route_scope
+from adwise.service._auth import ADMIN_VERBS, route_scope, scope_refusal
 from adwise.service._keys import SCOPES, ApiKey, KeyStore
 from adwise.service._state import ModelNotFoundError, ServiceState
 
@@ -23,4 +23,5 @@ __all__ = [
     "ServiceState",
     "create_app",
     "route_scope",
+    "scope_refusal",
 ]

@@ -225,7 +225,8 @@ def create_app(
             "`Authorization: Bearer <key>` (make keys with `adwise keys create`). A `read` key "
             "may call GET routes and scoring/ranking/generation POSTs; routes that change state "
             "(promote, rollback, export, reward, ...) need an `admin` key; each operation's "
-            "`x-adwise-scope` says which."
+            "`x-adwise-scope` says which. `POST /v1/creative/generate` stores its creatives "
+            "only for an admin key (`store: true` with a read key is refused with 403)."
         ),
         lifespan=lifespan,
     )

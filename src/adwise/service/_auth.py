@@ -10,6 +10,10 @@ The rule (decided once per route, shown in the OpenAPI document as ``x-adwise-sc
    rollback, export, reward, update, approve, train, ...), which needs ``admin``.
 
 ``admin`` keys may call everything.
+
+3. A ``read`` route whose request may also write (``POST /creative/generate`` with ``store``)
+   checks the caller's key (``request.scope["adwise.api_key"]``) itself and answers with
+   :func:`scope_refusal` (403).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adwise.service._keys import ApiKey, KeyStore
 
-__all__ = ["ADMIN_VERBS", "make_auth_dependency", "route_scope", "scope_for"]
+__all__ = ["ADMIN_VERBS", "make_auth_dependency", "route_scope", "scope_for",
+           "scope_refusal"]
 
 ADMIN_VERBS = frozenset({
     "promote", "rollback", "export", "reward", "train", "retrain", "fit", "update", "delete",
@@ -57,6 +62,19 @@ def route_scope(route) -> str:
                      getattr(route, "openapi_extra", None), getattr(route, "tags", None))
 
 
+def scope_refusal(key: ApiKey, required: str, what: str = "this route") -> HTTPException:
+    """The 403 for a key whose scope falls short of ``required`` for ``what``.
+
+    Also for routes that only sometimes change state: the route's own scope let the call in,
+    and the route refuses the writing part of it with this (same message as the route check).
+    """
+    return HTTPException(
+        403,
+        f"{what} needs a key with scope '{required}'; the key '{key.name}' has scope "
+        f"'{key.scope}'. Make one with `adwise keys create --name NAME --scope {required}`.",
+    )
+
+
 def make_auth_dependency(keys: KeyStore):
     """The dependency the service applies to every ``/v1`` route at include time."""
     cache: dict[int, str] = {}
@@ -78,12 +96,8 @@ def make_auth_dependency(keys: KeyStore):
         if required is None:
             required = cache[id(route)] = route_scope(route)
         if not key.allows(required):
-            raise HTTPException(
-                403,
-                f"this route needs a key with scope '{required}'; the key '{key.name}' has "
-                f"scope '{key.scope}'. Make one with `adwise keys create --name NAME --scope "
-                f"{required}`.",
-            )
+            raise scope_refusal(key, required)
+        request.scope["adwise.api_key"] = key
         return key
 
     return require_api_key
