@@ -37,7 +37,7 @@ BudgetOpt = typer.Option("120", "--budget",
 
 EngineOpt = typer.Option("embedded", "--engine",
                          help="embedded (DuckDB + LightGBM, the default) or spark "
-                              "(XGBoost on Spark; needs adwise[spark] and Java 17).")
+                              "(XGBoost on Spark; needs adwise\\[spark] and Java 17).")
 SparkMasterOpt = typer.Option(None, "--spark-master",
                               help="local[*] (default; else $ADWISE_SPARK_MASTER), "
                                    "spark://HOST:PORT, yarn or k8s://URL.")
