@@ -246,6 +246,20 @@ class Workspace:
         finally:
             con.close()
 
+    @contextmanager
+    def _transaction(self):
+        """A write connection, meta tables ready, in one transaction: committed when the block
+        ends, rolled back when it raises, so nothing is ever half-written."""
+        with self.connect() as con:
+            _ensure_meta_tables(con)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
     def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         limit = _busy_timeout()
         deadline = time.monotonic() + limit
@@ -257,15 +271,17 @@ class Workspace:
                 holder = _lock_holder(exc)
                 if holder is None:
                     raise
-                if time.monotonic() + delay > deadline:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
                     raise WorkspaceBusyError(
                         f"{self.path}: the workspace is busy ({holder} is writing); try again "
                         f"when it has finished (waited {limit:g} s; set {_BUSY_ENV} to wait "
                         "longer).",
                         holder=holder,
                     ) from None
-            # Jitter: waiting processes must not retry in lock step.
-            time.sleep(delay * random.uniform(0.5, 1.5))
+            # Jitter: waiting processes must not retry in lock step; the last wait is cut to
+            # the deadline, so the whole wait is used, never more.
+            time.sleep(min(delay * random.uniform(0.5, 1.5), remaining))
             delay = min(delay * 2, 0.5)
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -396,60 +412,53 @@ class Workspace:
         new_categorical: Iterable[str] = (),
     ) -> tuple[int, int]:
         spec = TABLES[table]
-        with self.connect() as con:
-            _ensure_meta_tables(con)
-            con.execute("BEGIN TRANSACTION")
+        with self._transaction() as con:
+            for col in new_categorical:
+                con.execute("INSERT INTO _schema VALUES (?, ?, 'categorical')", [table, col])
+            df = _align_with_stored(con, df, table, file, set(new_categorical))
+            con.register("incoming", df)
+            before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            key = _qi(spec.key)
+            updated = changed = 0
             try:
-                for col in new_categorical:
-                    con.execute("INSERT INTO _schema VALUES (?, ?, 'categorical')", [table, col])
-                df = _align_with_stored(con, df, table, file, set(new_categorical))
-                con.register("incoming", df)
-                before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                key = _qi(spec.key)
-                updated = changed = 0
-                try:
-                    if table == "events" and not replace:
-                        con.execute(
-                            f"INSERT INTO {table} BY NAME SELECT * FROM incoming i WHERE NOT "
-                            f"EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = i.{key})"
-                        )
-                    else:
-                        updated = con.execute(
-                            f"SELECT count(*) FROM incoming i JOIN {table} t ON t.{key} = i.{key}"
-                        ).fetchone()[0]
-                        # Rows replaced by identical ones change nothing a model learnt from.
-                        cols = ", ".join(_qi(c) for c in df.columns)
-                        changed = con.execute(
-                            f"SELECT count(*) FROM (SELECT {cols} FROM incoming EXCEPT "
-                            f"SELECT {cols} FROM {table})"
-                        ).fetchone()[0]
-                        con.execute(
-                            f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM incoming)"
-                        )
-                        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-                except duckdb.ConversionException as exc:
-                    # A type change the checks above do not name (e.g. text into a stored
-                    # timestamp column): still the file's fault, not a crash.
-                    first = str(exc).strip().splitlines()[0]
-                    raise ContractError(
-                        file,
-                        None,
-                        f"does not fit the columns stored in {table} by earlier ingests ({first})",
-                        "give the columns the types of earlier files, or empty the table with "
-                        f"`adwise workspace drop {table} --yes` and ingest again",
-                    ) from exc
-                after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                con.execute(
-                    "INSERT INTO _ingests VALUES (?, ?, ?, ?, ?, now())",
-                    [file, table, sha, len(df), after - before],
-                )
-                if after != before or changed or new_categorical:
-                    _bump_data_version(con)
-                con.unregister("incoming")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+                if table == "events" and not replace:
+                    con.execute(
+                        f"INSERT INTO {table} BY NAME SELECT * FROM incoming i WHERE NOT "
+                        f"EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = i.{key})"
+                    )
+                else:
+                    updated = con.execute(
+                        f"SELECT count(*) FROM incoming i JOIN {table} t ON t.{key} = i.{key}"
+                    ).fetchone()[0]
+                    # Rows replaced by identical ones change nothing a model learnt from.
+                    cols = ", ".join(_qi(c) for c in df.columns)
+                    changed = con.execute(
+                        f"SELECT count(*) FROM (SELECT {cols} FROM incoming EXCEPT "
+                        f"SELECT {cols} FROM {table})"
+                    ).fetchone()[0]
+                    con.execute(
+                        f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM incoming)"
+                    )
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            except duckdb.ConversionException as exc:
+                # A type change the checks above do not name (e.g. text into a stored
+                # timestamp column): still the file's fault, not a crash.
+                first = str(exc).strip().splitlines()[0]
+                raise ContractError(
+                    file,
+                    None,
+                    f"does not fit the columns stored in {table} by earlier ingests ({first})",
+                    "give the columns the types of earlier files, or empty the table with "
+                    f"`adwise workspace drop {table} --yes` and ingest again",
+                ) from exc
+            after = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            con.execute(
+                "INSERT INTO _ingests VALUES (?, ?, ?, ?, ?, now())",
+                [file, table, sha, len(df), after - before],
+            )
+            if after != before or changed or new_categorical:
+                _bump_data_version(con)
+            con.unregister("incoming")
         return after - before, updated
 
     # ------------------------------------------------------------------ corrections
@@ -471,20 +480,13 @@ class Workspace:
         so the next ingest may bring columns of other types.
         """
         spec = _table_spec(table)
-        with self.connect() as con:
-            _ensure_meta_tables(con)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                con.execute(f"DROP TABLE {table}")
-                cols = ", ".join(f"{_qi(c.name)} {c.sql_type}" for c in spec.columns)
-                con.execute(f"CREATE TABLE {table} ({cols})")
-                con.execute("DELETE FROM _schema WHERE tbl = ?", [table])
-                _bump_data_version(con)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._transaction() as con:
+            n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            con.execute(f"DROP TABLE {table}")
+            cols = ", ".join(f"{_qi(c.name)} {c.sql_type}" for c in spec.columns)
+            con.execute(f"CREATE TABLE {table} ({cols})")
+            con.execute("DELETE FROM _schema WHERE tbl = ?", [table])
+            _bump_data_version(con)
         return int(n)
 
     def delete(self, table: str, where: str) -> int:
@@ -505,26 +507,19 @@ class Workspace:
                 f"--where must be one SQL condition on {table}, e.g. \"ts < '2026-01-01'\" "
                 f"(no ';'); got {where!r}."
             )
-        with self.connect() as con:
-            _ensure_meta_tables(con)
+        with self._transaction() as con:
             cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-            con.execute("BEGIN TRANSACTION")
             try:
-                try:
-                    n = con.execute(f"SELECT count(*) FROM {table} WHERE ({cond})").fetchone()[0]
-                    con.execute(f"DELETE FROM {table} WHERE ({cond})")
-                except duckdb.Error as exc:
-                    first = str(exc).strip().splitlines()[0]
-                    raise InputError(
-                        f"--where {where!r} is not a valid condition on {table}: {first}. "
-                        f"Columns: {', '.join(cols)}."
-                    ) from exc
-                if n:
-                    _bump_data_version(con)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+                n = con.execute(f"SELECT count(*) FROM {table} WHERE ({cond})").fetchone()[0]
+                con.execute(f"DELETE FROM {table} WHERE ({cond})")
+            except duckdb.Error as exc:
+                first = str(exc).strip().splitlines()[0]
+                raise InputError(
+                    f"--where {where!r} is not a valid condition on {table}: {first}. "
+                    f"Columns: {', '.join(cols)}."
+                ) from exc
+            if n:
+                _bump_data_version(con)
         return int(n)
 
     def data_version(self) -> int:
