@@ -122,6 +122,35 @@ def _unparsed_numbers(X: pd.DataFrame, numeric: Sequence[str], source: str) -> l
     return out
 
 
+def file_report(y: np.ndarray, p: np.ndarray, rows_train: int, fit_s: float, pred_s: float,
+                model: str, calibration: str, plan: Any,
+                warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """What ``behavior evaluate --train/--test`` prints, the same keys on every engine: the
+    DESIGN.md metrics, the other classification metrics, and how the columns were used."""
+    rep = evaluate_predictions(y, p)
+    return {
+        "auc": rep["auc"],
+        "logloss": rep["logloss"],
+        "ece": rep["ece"],
+        "rows_train": rows_train,
+        "rows_test": len(y),
+        "fit_seconds": fit_s,
+        "predict_rows_per_second": len(y) / pred_s if pred_s > 0 else None,
+        "pr_auc": rep["pr_auc"],
+        "accuracy": rep["accuracy"],
+        "precision": rep["precision"],
+        "recall": rep["recall"],
+        "f1": rep["f1"],
+        "base_rate": rep["base_rate"],
+        "model": model,
+        "calibration": calibration,
+        "categorical_columns": plan.categorical,
+        "numeric_columns": plan.numeric,
+        "dropped_columns": plan.dropped,
+        "warnings": list(warnings),
+    }
+
+
 def evaluate_files(
     train: str | Path,
     test: str | Path,
@@ -170,28 +199,8 @@ def evaluate_files(
     t0 = time.perf_counter()
     p = m.predict_ctr(Xte)
     pred_s = time.perf_counter() - t0
-    rep = evaluate_predictions(yte, p)
-    out = {
-        "auc": rep["auc"],
-        "logloss": rep["logloss"],
-        "ece": rep["ece"],
-        "rows_train": len(Xtr),
-        "rows_test": len(Xte),
-        "fit_seconds": fit_s,
-        "predict_rows_per_second": len(Xte) / pred_s if pred_s > 0 else None,
-        "pr_auc": rep["pr_auc"],
-        "accuracy": rep["accuracy"],
-        "precision": rep["precision"],
-        "recall": rep["recall"],
-        "f1": rep["f1"],
-        "base_rate": rep["base_rate"],
-        "model": model,
-        "calibration": m.calibrator_.chosen_,
-        "categorical_columns": m.columns_.categorical,
-        "numeric_columns": m.columns_.numeric,
-        "dropped_columns": m.columns_.dropped,
-        "warnings": warnings,
-    }
+    out = file_report(yte, p, len(Xtr), fit_s, pred_s, model, m.calibrator_.chosen_,
+                      m.columns_, warnings)
     if model == "gbdt":
         out["top_features"] = dict(list(m.feature_importance_.items())[:10])
     if tuning is not None:

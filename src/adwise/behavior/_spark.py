@@ -158,12 +158,12 @@ def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt:
     from pyspark.ml.feature import VectorAssembler
     from xgboost.spark import SparkXGBClassifier
 
-    from adwise.behavior._pipeline import evaluate_predictions
+    from adwise.behavior._pipeline import file_report
     from adwise.engine import read_frame, to_pandas
 
     tr, te = read_frame(spark, train, fmt), read_frame(spark, test, fmt)
     n_train, pos = _label_counts(tr, target, str(train))
-    n_test, _ = _label_counts(te, target, str(test))
+    _label_counts(te, target, str(test))  # the test labels are checked the same way
     missing = [c for c in tr.columns if c not in te.columns]
     if missing:
         raise InputError(f"{test}: lacks column(s) of the training file: "
@@ -199,31 +199,10 @@ def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt:
     p = calibrator.transform(scored["p"].to_numpy())
     pred_s = time.perf_counter() - t0
     base.unpersist()
-    rep = evaluate_predictions(scored["label"].to_numpy().astype(int), p)
-    return {
-        "auc": rep["auc"],
-        "logloss": rep["logloss"],
-        "ece": rep["ece"],
-        "rows_train": n_train,
-        "rows_test": n_test,
-        "fit_seconds": fit_s,
-        "predict_rows_per_second": n_test / pred_s if pred_s > 0 else None,
-        "pr_auc": rep["pr_auc"],
-        "accuracy": rep["accuracy"],
-        "precision": rep["precision"],
-        "recall": rep["recall"],
-        "f1": rep["f1"],
-        "base_rate": rep["base_rate"],
-        "model": "gbdt",
-        "engine": "spark",
-        "model_family": "xgboost",
-        "spark_master": spark.sparkContext.master,
-        "best_iteration": _best_iteration(model),
-        "calibration": calibrator.chosen_,
-        "categorical_columns": plan.categorical,
-        "numeric_columns": plan.numeric,
-        "dropped_columns": plan.dropped,
-    }
+    out = file_report(scored["label"].to_numpy().astype(int), p, n_train, fit_s, pred_s,
+                      "gbdt", calibrator.chosen_, plan)
+    return {**out, "engine": "spark", "model_family": "xgboost",
+            "spark_master": spark.sparkContext.master, "best_iteration": _best_iteration(model)}
 
 
 def _best_iteration(model: Any) -> int | None:
