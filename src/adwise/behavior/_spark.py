@@ -51,7 +51,7 @@ def _label_counts(frame: Any, target: str, file: str) -> tuple[int, int]:
     if target not in frame.columns:
         raise InputError(f"{file}: no target column {target!r}; columns are: "
                          f"{', '.join(frame.columns[:30])}. Name the label with --target.")
-    y = F.col(target).cast("double")
+    y = F.col(target).try_cast("double")
     bad = F.col(target).isNull() | ~y.isin(0.0, 1.0)
     row = frame.agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(y == 1.0, 1).otherwise(0)),
                     F.sum(F.when(bad, 1).otherwise(0))).first()
@@ -76,7 +76,7 @@ def _encode(train: Any, test: Any, target: str, categorical: list[str], numeric:
     row_hash = F.xxhash64(*[F.col(c) for c in train.columns])
     train = train.withColumn("_fold", F.pmod(row_hash, F.lit(TE_FOLDS))) \
                  .withColumn("_val", F.pmod(F.xxhash64(row_hash, F.lit(1)), F.lit(10)) == 0)
-    y = F.col(target).cast("double")
+    y = F.col(target).try_cast("double")
     # a missing value is a value of its own for the count and the click rate
     keys = {f"_k{i}": F.coalesce(F.col(c).cast("string"), F.lit(MISSING_KEY))
             for i, c in enumerate(categorical)}
@@ -110,9 +110,10 @@ def _encode(train: Any, test: Any, target: str, categorical: list[str], numeric:
             .withColumn(f"{c}__te", (s + mp) / (n + m)) \
             .drop(k, "_n", "_s", "_code")
         feats += [f"{c}__code", f"{c}__count", f"{c}__te"]
+    # try_cast: Spark's ANSI cast fails the job on a non-number; the model sees it as missing
     for c in numeric:
-        train = train.withColumn(f"{c}__num", F.col(c).cast("double"))
-        test = test.withColumn(f"{c}__num", F.col(c).cast("double"))
+        train = train.withColumn(f"{c}__num", F.col(c).try_cast("double"))
+        test = test.withColumn(f"{c}__num", F.col(c).try_cast("double"))
         feats.append(f"{c}__num")
     inputs = [y.alias("label"), *[F.col(f) for f in feats]]
     return (train.select(*inputs, F.col("_val")), test.select(*inputs, *keep), feats, base)
@@ -184,10 +185,32 @@ def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt:
     p = calibrator.transform(scored["p"].to_numpy())
     pred_s = time.perf_counter() - t0
     base.unpersist()
+    warnings = _unparsed_numbers(te, plan.numeric, str(test), len(scored))
     out = file_report(scored["label"].to_numpy().astype(int), p, n_train, fit_s, pred_s,
-                      "gbdt", calibrator.chosen_, plan)
+                      "gbdt", calibrator.chosen_, plan, warnings)
     return {**out, "engine": "spark", "model_family": "xgboost",
             "spark_master": spark.sparkContext.master, "best_iteration": _best_iteration(model)}
+
+
+def _unparsed_numbers(frame: Any, numeric: list[str], source: str, n: int) -> list[str]:
+    """As the embedded engine warns: a numeric (by training) column whose values here are not
+    numbers, which the model sees as missing."""
+    from pyspark.sql import functions as F
+
+    text = [c for c in numeric if dict(frame.dtypes)[c] == "string"]
+    if not text:
+        return []
+    bad = {c: F.col(c).isNotNull() & (F.trim(F.col(c)) != "")
+           & F.col(c).try_cast("double").isNull() for c in text}
+    row = frame.agg(*[F.sum(F.when(b, 1).otherwise(0)).alias(c) for c, b in bad.items()]).first()
+    out = []
+    for c, b in bad.items():
+        if row[c]:
+            shown = ", ".join(repr(r[0]) for r in frame.where(b).select(c).limit(3).collect())
+            out.append(f"{source}: column '{c}' is numeric in the training file but "
+                       f"{row[c]:,} of {n:,} value(s) here are not numbers (e.g. {shown}); "
+                       "they are scored as missing. Fix the values or the column's type.")
+    return out
 
 
 def _fit(spark: Any, enc_tr: Any, feats: list[str], n_train: int,
