@@ -36,7 +36,9 @@ def _clicks(n: int, seed: int) -> pd.DataFrame:
 
 def test_evaluate_on_spark_has_the_embedded_keys_and_auc(spark, tmp_path, capsys):
     _clicks(3000, 1).to_parquet(tmp_path / "train.parquet")
-    _clicks(1000, 2).to_csv(tmp_path / "test.csv", index=False)  # any format Spark reads
+    test = _clicks(1000, 2).astype({"x": object})
+    test.loc[7, "x"] = "abc"  # a numeric column with a non-number: both engines warn
+    test.to_csv(tmp_path / "test.csv", index=False)  # any format Spark reads
     args = ["behavior", "evaluate", "--train", str(tmp_path / "train.parquet"),
             "--test", str(tmp_path / "test.csv"), "--target", "clicked", "--json"]
     assert main(args) == 0
@@ -52,6 +54,11 @@ def test_evaluate_on_spark_has_the_embedded_keys_and_auc(spark, tmp_path, capsys
     assert out["categorical_columns"] == ["site", "slot"]
     assert out["auc"] > 0.72 and abs(out["auc"] - embedded["auc"]) < 0.02
     assert out["ece"] < 0.06  # calibrated on the held-out tenth
+    assert len(embedded["warnings"]) == 1
+    assert out["warnings"] == [
+        f"{tmp_path / 'test.csv'}: column 'x' is numeric in the training file but 1 of 1,000 "
+        "value(s) here are not numbers (e.g. 'abc'); they are scored as missing. Fix the "
+        "values or the column's type."]
 
 
 def test_evaluate_on_spark_refuses_a_bad_label(spark, tmp_path, capsys):

@@ -97,17 +97,34 @@ def train(
     tune: bool = TuneOpt,
     budget: str = BudgetOpt,
     json_: bool = JsonOpt,
+    engine: str = EngineOpt,
+    spark_master: str = SparkMasterOpt,
+    spark_conf: list[str] = SparkConfOpt,
 ) -> None:
     """Train pCTR (and pCVR) on the workspace's events, test on the latest ones, save."""
     from adwise.behavior._pipeline import train_workspace
 
     _check_model(model)
     budget_ = _budget(tune, budget)
+    if engine not in ("embedded", "spark"):
+        raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
+    if engine == "spark" and (model != "gbdt" or budget_ is not None):
+        raise InputError("--engine spark trains --model gbdt (XGBoost on Spark) without --tune; "
+                         "use --engine embedded for the other models and for tuning.")
     ws = open_workspace(workspace)
-    with progress("training behaviour models", enabled=not json_) as cb:
-        res = train_workspace(ws, model=model, test_fraction=test_fraction,
-                              conversion=not no_conversion, seed=seed, n_jobs=threads,
-                              tune=budget_, progress=cb)
+    if engine == "spark":
+        from adwise.behavior._spark import train_workspace_spark
+        from adwise.engine import parse_conf, spark_session
+
+        settings = parse_conf(spark_conf)
+        with progress("training on Spark", enabled=not json_), \
+                spark_session(spark_master, settings) as spark:
+            res = train_workspace_spark(spark, ws, test_fraction=test_fraction, seed=seed)
+    else:
+        with progress("training behaviour models", enabled=not json_) as cb:
+            res = train_workspace(ws, model=model, test_fraction=test_fraction,
+                                  conversion=not no_conversion, seed=seed, n_jobs=threads,
+                                  tune=budget_, progress=cb)
     out = {k: v for k, v in res.metrics.items() if k != "reliability"}
     out["version"] = res.version
     out["split_ts"] = res.split_ts

@@ -32,6 +32,7 @@ from adwise.behavior._features import (
 from adwise.behavior._model import CTRModel, check_binary_target
 from adwise.behavior._profile import CategoryProfile
 from adwise.behavior._tune import tune_ctr
+from adwise.behavior._xgb import XGBoostCTR
 
 __all__ = [
     "BehaviorPredictor",
@@ -443,7 +444,8 @@ class BehaviorPredictor:
     per-category totals, the same counts that training saw strictly before each event.
     """
 
-    def __init__(self, ws: Any, ctr: CTRModel, cvr: CTRModel | None, columns: list[str],
+    def __init__(self, ws: Any, ctr: CTRModel | XGBoostCTR, cvr: CTRModel | None,
+                 columns: list[str],
                  prior: float, version: str, profile: CategoryProfile | None = None) -> None:
         self.ctr = ctr
         self.cvr = cvr
@@ -605,7 +607,8 @@ def load_predictor(ws: Any) -> BehaviorPredictor | None:
     if reg.current(CAPABILITY) is None:
         return None
     reader = reg.load(CAPABILITY)
-    ctr = _load_model(reader, "ctr")
+    # a model trained on Spark (--engine spark) carries a native XGBoost booster instead
+    ctr = _load_model(reader, "ctr") or XGBoostCTR.read(reader)
     if ctr is None:
         return None
     cvr = _load_model(reader, "cvr")

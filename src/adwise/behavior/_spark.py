@@ -26,14 +26,16 @@ from adwise._exceptions import InputError
 from adwise.behavior._calibration import Calibrator
 from adwise.behavior._encoding import detect_columns
 
-__all__ = ["evaluate_files_spark"]
+# RARE_CODE, the code of rare and unseen values: above every frequent value's code, as the
+# embedded encoder's last code is (trees split on order only), without a Spark job to count
+# the codes
+from adwise.behavior._xgb import MISSING_KEY, RARE_CODE, XGBoostCTR, code_table
+
+__all__ = ["evaluate_files_spark", "train_workspace_spark"]
 
 MIN_COUNT = 5
 TE_SMOOTHING = 20.0
 TE_FOLDS = 5
-# the code of rare and unseen values: above every frequent value's code, as the embedded
-# encoder's last code is (trees split on order only), without a Spark job to count the codes
-RARE_CODE = 2**31 - 1
 SAMPLE_ROWS = 100_000  # rows collected to decide how each column is used
 CALIBRATION_ROWS = 500_000  # most validation predictions collected to fit the calibrator
 XGB_PARAMS = dict(n_estimators=1000, learning_rate=0.1, grow_policy="lossguide", max_depth=0,
@@ -49,7 +51,7 @@ def _label_counts(frame: Any, target: str, file: str) -> tuple[int, int]:
     if target not in frame.columns:
         raise InputError(f"{file}: no target column {target!r}; columns are: "
                          f"{', '.join(frame.columns[:30])}. Name the label with --target.")
-    y = F.col(target).cast("double")
+    y = F.col(target).try_cast("double")
     bad = F.col(target).isNull() | ~y.isin(0.0, 1.0)
     row = frame.agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(y == 1.0, 1).otherwise(0)),
                     F.sum(F.when(bad, 1).otherwise(0))).first()
@@ -63,9 +65,10 @@ def _label_counts(frame: Any, target: str, file: str) -> tuple[int, int]:
 
 
 def _encode(train: Any, test: Any, target: str, categorical: list[str], numeric: list[str],
-            prior: float) -> tuple[Any, Any, list[str], Any]:
-    """Both frames with the model inputs (``label``, ``_val`` and the feature columns), and the
-    persisted frame the statistics came from (to unpersist when done)."""
+            prior: float, keep: Sequence[str] = ()) -> tuple[Any, Any, list[str], Any]:
+    """Both frames with the model inputs (``label``, ``_val`` and the feature columns; the
+    test frame also its columns ``keep``), and the persisted frame the statistics came from
+    (to unpersist when done)."""
     from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -73,9 +76,9 @@ def _encode(train: Any, test: Any, target: str, categorical: list[str], numeric:
     row_hash = F.xxhash64(*[F.col(c) for c in train.columns])
     train = train.withColumn("_fold", F.pmod(row_hash, F.lit(TE_FOLDS))) \
                  .withColumn("_val", F.pmod(F.xxhash64(row_hash, F.lit(1)), F.lit(10)) == 0)
-    y = F.col(target).cast("double")
+    y = F.col(target).try_cast("double")
     # a missing value is a value of its own for the count and the click rate
-    keys = {f"_k{i}": F.coalesce(F.col(c).cast("string"), F.lit("\x00nan"))
+    keys = {f"_k{i}": F.coalesce(F.col(c).cast("string"), F.lit(MISSING_KEY))
             for i, c in enumerate(categorical)}
     # the statistics of every column come from this frame, read once and kept: computed from
     # the growing chain of joins instead, each column would recompute all the joins before it
@@ -87,7 +90,7 @@ def _encode(train: Any, test: Any, target: str, categorical: list[str], numeric:
         k = f"_k{i}"
         train, test = train.withColumn(k, keys[k]), test.withColumn(k, keys[k])
         stats = base.groupBy(k).agg(F.count(F.lit(1)).alias("_n"), F.sum("_y").alias("_s"))
-        frequent = stats.where((F.col("_n") >= MIN_COUNT) & (F.col(k) != "\x00nan")) \
+        frequent = stats.where((F.col("_n") >= MIN_COUNT) & (F.col(k) != MISSING_KEY)) \
             .withColumn("_code", F.row_number().over(
                 Window.orderBy(F.desc("_n"), F.asc(k))) - 1)
         lookup = stats.join(frequent.select(k, "_code"), k, "left")
@@ -107,12 +110,13 @@ def _encode(train: Any, test: Any, target: str, categorical: list[str], numeric:
             .withColumn(f"{c}__te", (s + mp) / (n + m)) \
             .drop(k, "_n", "_s", "_code")
         feats += [f"{c}__code", f"{c}__count", f"{c}__te"]
+    # try_cast: Spark's ANSI cast fails the job on a non-number; the model sees it as missing
     for c in numeric:
-        train = train.withColumn(f"{c}__num", F.col(c).cast("double"))
-        test = test.withColumn(f"{c}__num", F.col(c).cast("double"))
+        train = train.withColumn(f"{c}__num", F.col(c).try_cast("double"))
+        test = test.withColumn(f"{c}__num", F.col(c).try_cast("double"))
         feats.append(f"{c}__num")
-    keep = [y.alias("label"), *[F.col(f) for f in feats]]
-    return (train.select(*keep, F.col("_val")), test.select(*keep), feats, base)
+    inputs = [y.alias("label"), *[F.col(f) for f in feats]]
+    return (train.select(*inputs, F.col("_val")), test.select(*inputs, *keep), feats, base)
 
 
 def _p_click() -> Any:
@@ -154,10 +158,6 @@ def evaluate_files_spark(
 def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt: str | None,
               categorical: Sequence[str] | None, numeric: Sequence[str] | None,
               seed: int) -> dict[str, Any]:
-    from pyspark import StorageLevel
-    from pyspark.ml.feature import VectorAssembler
-    from xgboost.spark import SparkXGBClassifier
-
     from adwise.behavior._pipeline import file_report
     from adwise.engine import read_frame, to_pandas
 
@@ -178,6 +178,51 @@ def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt:
     t0 = time.perf_counter()
     enc_tr, enc_te, feats, base = _encode(tr, te, target, plan.categorical, plan.numeric,
                                           prior)
+    model, asm, calibrator = _fit(spark, enc_tr, feats, n_train, seed)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scored = to_pandas(model.transform(asm.transform(enc_te)).select("label", _p_click()))
+    p = calibrator.transform(scored["p"].to_numpy())
+    pred_s = time.perf_counter() - t0
+    base.unpersist()
+    warnings = _unparsed_numbers(te, plan.numeric, str(test), len(scored))
+    out = file_report(scored["label"].to_numpy().astype(int), p, n_train, fit_s, pred_s,
+                      "gbdt", calibrator.chosen_, plan, warnings)
+    return {**out, "engine": "spark", "model_family": "xgboost",
+            "spark_master": spark.sparkContext.master, "best_iteration": _best_iteration(model)}
+
+
+def _unparsed_numbers(frame: Any, numeric: list[str], source: str, n: int) -> list[str]:
+    """As the embedded engine warns: a numeric (by training) column whose values here are not
+    numbers, which the model sees as missing."""
+    from pyspark.sql import functions as F
+
+    text = [c for c in numeric if dict(frame.dtypes)[c] == "string"]
+    if not text:
+        return []
+    bad = {c: F.col(c).isNotNull() & (F.trim(F.col(c)) != "")
+           & F.col(c).try_cast("double").isNull() for c in text}
+    row = frame.agg(*[F.sum(F.when(b, 1).otherwise(0)).alias(c) for c, b in bad.items()]).first()
+    out = []
+    for c, b in bad.items():
+        if row[c]:
+            shown = ", ".join(repr(r[0]) for r in frame.where(b).select(c).limit(3).collect())
+            out.append(f"{source}: column '{c}' is numeric in the training file but "
+                       f"{row[c]:,} of {n:,} value(s) here are not numbers (e.g. {shown}); "
+                       "they are scored as missing. Fix the values or the column's type.")
+    return out
+
+
+def _fit(spark: Any, enc_tr: Any, feats: list[str], n_train: int,
+         seed: int) -> tuple[Any, Any, Calibrator]:
+    """XGBoost on the encoded training rows (early stopping on the held-out tenth) and the
+    calibrator fitted on that tenth's predictions: ``(model, assembler, calibrator)``."""
+    from pyspark import StorageLevel
+    from pyspark.ml.feature import VectorAssembler
+    from xgboost.spark import SparkXGBClassifier
+
+    from adwise.engine import to_pandas
+
     asm = VectorAssembler(inputCols=feats, outputCol="features", handleInvalid="keep")
     enc_tr = asm.transform(enc_tr).select("label", "features", "_val") \
         .persist(StorageLevel.MEMORY_AND_DISK)
@@ -192,20 +237,152 @@ def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt:
     cal_rows = to_pandas(model.transform(val).select("label", _p_click()))
     calibrator = Calibrator("auto").fit(cal_rows["p"].to_numpy(), cal_rows["label"].to_numpy(),
                                         seed=seed)
-    fit_s = time.perf_counter() - t0
     enc_tr.unpersist()
-    t0 = time.perf_counter()
-    scored = to_pandas(model.transform(asm.transform(enc_te)).select("label", _p_click()))
-    p = calibrator.transform(scored["p"].to_numpy())
-    pred_s = time.perf_counter() - t0
-    base.unpersist()
-    out = file_report(scored["label"].to_numpy().astype(int), p, n_train, fit_s, pred_s,
-                      "gbdt", calibrator.chosen_, plan)
-    return {**out, "engine": "spark", "model_family": "xgboost",
-            "spark_master": spark.sparkContext.master, "best_iteration": _best_iteration(model)}
+    return model, asm, calibrator
 
 
 def _best_iteration(model: Any) -> int | None:
     booster = model.get_booster()
     best = getattr(booster, "best_iteration", None)
     return None if best is None else int(best)
+
+
+# ====================================================================== workspace training
+def _export(ws: Any, folder: Path, test_fraction: float, seed: int) -> tuple[Any, str]:
+    """``events.parquet`` (with ``_test``, the split of
+    :func:`~adwise._split.split_events`) and ``ads.parquet`` written from the workspace into
+    ``folder`` for Spark to read; ``(cut, description)`` of the split."""
+    import pandas as pd
+
+    from adwise._split import split_events
+    from adwise.behavior._model import check_binary_target
+
+    with ws.connect(read_only=True) as con:
+        keys = con.execute("SELECT rowid AS _row, ts, user_id, clicked FROM events").df()
+        if len(keys) == 0:
+            raise InputError("events: the workspace has no events; ingest some first.")
+        y = check_binary_target(keys["clicked"], name="events: column 'clicked'")
+        sp = split_events(keys["ts"], y, keys["user_id"], test_fraction, seed)
+        flags = pd.DataFrame({"_row": keys["_row"].to_numpy(), "_test": False})
+        flags.loc[sp.test, "_test"] = True
+        con.register("adwise_split", flags)
+        con.execute(f"COPY (SELECT e.*, s._test FROM events e JOIN adwise_split s "
+                    f"ON e.rowid = s._row) TO '{folder / 'events.parquet'}' (FORMAT PARQUET)")
+        con.unregister("adwise_split")
+        con.execute(f"COPY ads TO '{folder / 'ads.parquet'}' (FORMAT PARQUET)")
+    return sp.cut, sp.description
+
+
+def train_workspace_spark(spark: Any, ws: Any, test_fraction: float = 0.2, seed: int = 0,
+                          save: bool = True) -> Any:
+    """``behavior train --engine spark``: the history features of the shared SQL
+    specification (:func:`adwise.engine.history_sql`) on Spark, the embedded pipeline's split,
+    XGBoost on Spark, test metrics, and a registry artifact scored without Spark
+    (:class:`~adwise.behavior._xgb.XGBoostCTR`).
+
+    The model inputs are ``ad_id``, ``placement``, ``ad_category`` (categorical), ``hour``,
+    ``weekday`` and the nine history features; no pCVR model is trained.  Returns a
+    :class:`~adwise.behavior._pipeline.TrainResult` whose ``extra["test"]`` holds the test
+    rows' model inputs and the Spark model's calibrated ``p_click``.
+    """
+    import tempfile
+
+    from pyspark.sql import functions as F
+
+    from adwise.behavior._pipeline import TrainResult, evaluate_predictions
+    from adwise.engine import history_columns, read_frame, run_spark, to_pandas
+
+    if not 0.0 < test_fraction < 0.9:
+        raise InputError(f"--test-fraction must be in (0, 0.9); got {test_fraction}.")
+    with tempfile.TemporaryDirectory(prefix="adwise-spark-") as tmp:
+        cut, split = _export(ws, Path(tmp), test_fraction, seed)
+        events = read_frame(spark, Path(tmp) / "events.parquet")
+        ads = read_frame(spark, Path(tmp) / "ads.parquet")
+        stats = events.agg(F.sum(F.when(~F.col("_test"), 1).otherwise(0)),
+                           F.sum(F.when(~F.col("_test"), F.col("clicked")).otherwise(0)),
+                           F.sum(F.when(F.col("_test"), 1).otherwise(0))).first()
+        n_train, pos, n_test = int(stats[0] or 0), int(stats[1] or 0), int(stats[2] or 0)
+        prior = pos / n_train
+        feats_df = run_spark(spark, events, ads, prior) \
+            .withColumn("hour", F.hour("ts")).withColumn("weekday", F.expr("weekday(ts)"))
+        has_placement = "placement" in events.columns and \
+            events.where(F.col("placement").isNotNull()).limit(1).count() > 0
+        categorical = ["ad_id", *(["placement"] if has_placement else []), "ad_category"]
+        numeric = ["hour", "weekday", *history_columns()]
+        cols = categorical + numeric
+        frame = feats_df.select("clicked", "_test", *cols)
+        tr = frame.where(~F.col("_test")).drop("_test")
+        # an id per test row: the rows' inputs are collected beside their predictions
+        te = frame.where(F.col("_test")).drop("_test") \
+            .withColumn("_id", F.monotonically_increasing_id()).persist()
+        t0 = time.perf_counter()
+        enc_tr, enc_te, feats, base = _encode(tr, te, "clicked", categorical, numeric, prior,
+                                              keep=["_id"])
+        model, asm, calibrator = _fit(spark, enc_tr, feats, n_train, seed)
+        tables = {}
+        for i, c in enumerate(categorical):
+            k = f"_k{i}"
+            counts = to_pandas(base.groupBy(k).agg(F.count(F.lit(1)).alias("n"),
+                                                   F.sum("_y").alias("s"))
+                               .withColumnRenamed(k, "key"))
+            tables[c] = code_table(counts, MIN_COUNT)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scored = to_pandas(model.transform(asm.transform(enc_te)).select("_id", "label",
+                                                                          _p_click()))
+        pred_s = time.perf_counter() - t0
+        inputs = to_pandas(te.select("_id", *cols))
+        base.unpersist()
+        te.unpersist()
+    scored = scored.merge(inputs, on="_id").sort_values("_id").reset_index(drop=True)
+    ctr = XGBoostCTR(model.get_booster().save_raw(raw_format="json").decode(), tables,
+                     categorical, numeric, prior, TE_SMOOTHING, _best_iteration(model),
+                     calibrator)
+    p = calibrator.transform(scored["p"].to_numpy())
+    metrics = evaluate_predictions(scored["label"].to_numpy().astype(int), p)
+    metrics.update(rows_train=n_train, rows_test=n_test, fit_seconds=fit_s,
+                   predict_rows_per_second=n_test / pred_s if pred_s > 0 else None,
+                   calibration=calibrator.chosen_, model="gbdt", engine="spark",
+                   model_family="xgboost", spark_master=spark.sparkContext.master,
+                   best_iteration=ctr.best_iteration)
+    wf_cut = None if cut is None else str(cut)
+    version = _save(ws, ctr, metrics, cols, prior, wf_cut, split, seed) if save else None
+    test = scored[cols].assign(p_click=p)
+    return TrainResult(metrics, version, ctr, None, None, wf_cut, split,
+                       extra={"test": test})
+
+
+def _save(ws: Any, ctr: XGBoostCTR, metrics: dict[str, Any], cols: list[str], prior: float,
+          cut: str | None, split: str, seed: int) -> str:
+    """The registry artifact of :func:`train_workspace_spark`: the embedded model's
+    ``features.json`` and metadata, the booster and its encoding instead of ``ctr.*``."""
+    from adwise.behavior._pipeline import CAPABILITY
+
+    def write(w: Any) -> None:
+        ctr.write(w)
+        w.write_json("features.json", {"columns": cols, "prior": prior, "profile": None})
+
+    slim = {k: v for k, v in metrics.items() if k != "reliability"}
+    mv = ws.registry.save(
+        CAPABILITY, write,
+        params={"model": "gbdt", "seed": seed, "engine": "spark", "model_family": "xgboost",
+                **XGB_PARAMS},
+        metrics=slim,
+        data_fingerprint=ws.fingerprint("events"),
+        feature_schema={"columns": cols, "categorical": ctr.columns_.categorical,
+                        "numeric": ctr.columns_.numeric},
+        extra={
+            "model_family": "xgboost",
+            "engine": "spark",
+            "split_ts": cut,
+            "split": split,
+            "reliability": metrics.get("reliability"),
+            "feature_importance": ctr.feature_importance_,
+            "calibration": ctr.calibrator_.to_dict() | {"params": None},
+            "neg_sample_rate": None,
+            "cvr_metrics": None,
+            "has_cvr": False,
+            "tuning": None,
+        },
+    )
+    return mv.version
