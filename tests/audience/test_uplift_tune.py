@@ -131,3 +131,16 @@ def test_cli_text_names_the_chosen_learners_with_mean_and_sd(tmp_path, capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "chosen by 3-fold cross-validated Qini (mean ± sd over the folds): t-logistic 0." in text
     assert "tuned (1 trials" in text and "qini" in text
+
+
+def test_cli_workspace_uplift_tunes_on_its_training_users(loaded_workspace_dir, capsys):
+    args = ["audience", "uplift", "-w", str(loaded_workspace_dir), "--learner", "t-logistic",
+            "--tune", "--budget", "2t", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["tuning"]["n_trials"] == 2 and out["tuning"]["trials"][0]["params"] == {
+        "logistic_C": 1.0}
+    assert out["cv_qini_sd"]["t-logistic"] == pytest.approx(
+        np.std(out["cv_qini_folds"]["t-logistic"], ddof=1))
+    assert main([*args[:-4], "--targets", "10"]) == 2
+    assert "--targets is for --train/--test files" in capsys.readouterr().err
