@@ -15,7 +15,9 @@ Meta-learners over a base classifier (Künzel et al. 2019; Athey & Imbens 2015):
   probability 1/2; a ranking score otherwise).
 
 :class:`UpliftClassifier` with ``learner="auto"`` picks the learner/base pair with the best
-cross-validated Qini coefficient (:func:`adwise.metrics.qini_auc_score`).
+cross-validated Qini coefficient (:func:`adwise.metrics.qini_auc_score`) and keeps every
+candidate's per-fold scores, so the choice is reported with its fold-to-fold spread: Qini
+differences between learners are often within it.
 """
 
 from __future__ import annotations
