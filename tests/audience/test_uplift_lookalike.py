@@ -110,7 +110,7 @@ def _files(tmp_path, treatment=None):
 
 def test_cli_uplift_json(tmp_path, capsys):
     args = _files(tmp_path)
-    assert main([*args, "--learner", "t-logistic", "--budget", "100", "--json"]) == 0
+    assert main([*args, "--learner", "t-logistic", "--targets", "100", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"qini", "auuc", "uplift_at_30"} <= set(out)
     assert out["qini"] > 0.1 and out["uplift_at_30"] > 0.1

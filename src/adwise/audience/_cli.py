@@ -194,8 +194,12 @@ def uplift(
     control_value: str = typer.Option(None, "--control-value", help="Level meaning control."),
     exclude: list[str] = typer.Option(None, "--exclude", help="Column not to use (repeatable)."),
     learner: str = typer.Option("auto", "--learner", help="auto or e.g. t-logistic, s-lightgbm."),
-    budget: float = NumberOpt(None, "--budget", low=0, high=1e12, low_open=True,
-                              help="How many to target (head count)."),
+    targets: float = NumberOpt(None, "--targets", low=0, high=1e12, low_open=True,
+                               help="How many people to target (the highest uplifts)."),
+    tune: bool = typer.Option(False, "--tune", help="Search the base models' regularisation "
+                              "by cross-validated Qini on the training data first."),
+    budget: str = typer.Option(None, "--budget", help="Tuning budget (with --tune): SECONDS "
+                               "(e.g. 300, the default 120) or TRIALS (e.g. 25t)."),
     seed: int = SeedOpt(0),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
@@ -203,27 +207,37 @@ def uplift(
     """Fit an uplift model; print Qini, AUUC and uplift@30 % on the test file (or the
     workspace's events with a 0/1 treatment column)."""
     from adwise._exceptions import InputError
+    from adwise._tuning import Budget
     from adwise.audience import LEARNERS, uplift_files
 
     if learner != "auto" and learner not in LEARNERS:
         raise InputError(
             f"--learner must be auto or one of {', '.join(LEARNERS)}; got {learner!r}."
         )
+    if budget is not None and not tune:
+        # --budget was the head count before --tune existed: say where that went
+        raise InputError("--budget is the tuning budget (use it with --tune); the number of "
+                         "people to target is now --targets N.")
+    budget_ = Budget.parse(budget) if tune else None
     if train is None and test is None:
         from adwise.audience._pipeline import uplift_workspace
 
-        res = uplift_workspace(open_workspace(workspace), learner, seed)
+        if targets is not None:
+            raise InputError("--targets is for --train/--test files; the workspace's uplift "
+                             "reports its held-out users only.")
+        with progress("audience: tuning uplift" if tune else "audience: uplift",
+                      enabled=not json_) as cb:
+            res = uplift_workspace(open_workspace(workspace), learner, seed, budget_, cb)
         if json_:
             emit_json(res)
             return
-        console.print(
-            f"{res['learner']}: Qini {res['qini']:.4f}, AUUC {res['auuc']:.4f}, uplift@30% "
-            f"{res['uplift_at_30']:.4f} (test split: {res['split']})")
+        _print_uplift(res, f" (test split: {res['split']})")
         return
     if not (train and test and treatment_col and outcome_col):
         raise InputError("plain-file uplift needs --train, --test, --treatment-col and "
                          "--outcome-col (or none of them, to use the workspace).")
-    with progress("audience: uplift"):
+    with progress("audience: tuning uplift" if tune else "audience: uplift",
+                  enabled=not json_) as cb:
         res = uplift_files(
             train,
             test,
@@ -233,16 +247,36 @@ def uplift(
             exclude,
             treatment_value,
             control_value,
-            budget,
+            targets,
             seed,
+            budget_,
+            cb,
         )
     if json_:
         emit_json(res)
         return
+    _print_uplift(res, "")
+
+
+def _print_uplift(res: dict, where: str) -> None:
+    from adwise.behavior._cli import _tuning_line
+
     console.print(
         f"{res['learner']}: Qini {res['qini']:.4f}, AUUC {res['auuc']:.4f}, uplift@30% "
-        f"{res['uplift_at_30']:.4f}"
+        f"{res['uplift_at_30']:.4f}{where}"
     )
+    if res["cv_qini"]:
+        folds = len(next(iter(res["cv_qini_folds"].values())))
+        chosen = ", ".join(f"{m} {res['cv_qini'][m]:.4f} ± {res['cv_qini_sd'][m]:.4f}"
+                           for m in res["members"])
+        console.print(f"chosen by {folds}-fold cross-validated Qini (mean ± sd over the "
+                      f"folds): {chosen}; together {res['cv_score']:.4f} ± "
+                      f"{res['cv_score_sd']:.4f}")
+    if "tuning" in res:
+        console.print(_tuning_line(res["tuning"]))
+    if "targets" in res:
+        console.print(f"{res['targets']:,} people to target, mean predicted uplift "
+                      f"{res['mean_predicted_uplift_of_targets']:.4f}")
 
 
 @app.command("export")

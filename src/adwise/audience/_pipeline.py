@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from adwise.audience._segment import Segmenter, describe_segments
 from adwise.audience._tabular import TabularEncoder
 from adwise.audience._uplift import UpliftClassifier, check_binary, select_targets
 from adwise.data import write_csv
+
+if TYPE_CHECKING:
+    from adwise._tuning import Budget
 
 __all__ = [
     "export_segments",
@@ -576,14 +580,19 @@ def uplift_files(
     exclude_cols: list[str] | None = None,
     treatment_value: str | None = None,
     control_value: str | None = None,
-    budget: float | None = None,
+    targets: float | None = None,
     random_state: int = 0,
+    tune: Budget | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Fit an uplift model on ``train``, report Qini / AUUC / uplift@30 % on ``test``.
 
     The treatment column must hold 0/1 unless ``treatment_value`` (and optionally
     ``control_value``) name its levels; rows of other levels are dropped then (e.g. Hillstrom's
-    third arm).
+    third arm).  ``targets`` is how many people to target (the highest predicted uplifts).
+    With ``tune`` the base models' settings are first searched within that budget by
+    cross-validated Qini on ``train`` only (:func:`adwise.audience._tune.tune_uplift`); the
+    result then carries ``tuning``.
     """
     from adwise.metrics import qini_auc_score, uplift_at_k, uplift_auc_score
 
@@ -616,33 +625,58 @@ def uplift_files(
     Xtr_df, ytr, ttr = frames["train"]
     Xte_df, yte, tte = frames["test"]
     enc = TabularEncoder(standardize=True).fit(Xtr_df)
-    model = UpliftClassifier(learner=learner, random_state=random_state).fit(
-        enc.transform(Xtr_df), ytr, ttr
-    )
+    model, tuning = _fit_uplift(enc.transform(Xtr_df), ytr, ttr, learner, random_state, tune,
+                                progress)
     fit_s = time.perf_counter() - t0
     u = model.predict(enc.transform(Xte_df))
     res: dict[str, Any] = {
         "qini": qini_auc_score(yte, u, tte),
         "auuc": uplift_auc_score(yte, u, tte),
         "uplift_at_30": uplift_at_k(yte, u, tte, k=0.3, strategy="overall"),
-        "learner": model.learner_,
-        "cv_qini": model.cv_qini_,
+        **_selection(model),
         "rows_train": len(ytr),
         "rows_test": len(yte),
         "fit_seconds": round(fit_s, 3),
     }
-    if budget is not None:
-        chosen = select_targets(u, budget)
+    if tuning is not None:
+        res["tuning"] = tuning
+    if targets is not None:
+        chosen = select_targets(u, targets)
         res["targets"] = len(chosen)
         res["mean_predicted_uplift_of_targets"] = float(u[chosen].mean()) if len(chosen) else 0.0
     return res
 
 
-def uplift_workspace(ws: Any, learner: str = "auto", random_state: int = 0) -> dict[str, Any]:
+def _fit_uplift(X: np.ndarray, y: np.ndarray, t: np.ndarray, learner: str, random_state: int,
+                tune: Budget | None, progress: Callable[[int, int], None] | None,
+                ) -> tuple[UpliftClassifier, dict[str, Any] | None]:
+    if tune is None:
+        return UpliftClassifier(learner=learner, random_state=random_state).fit(X, y, t), None
+    from adwise.audience._tune import tune_uplift
+
+    model, result = tune_uplift(X, y, t, tune, learner=learner, seed=random_state,
+                                progress=progress)
+    return model, result.to_dict()
+
+
+def _selection(model: UpliftClassifier) -> dict[str, Any]:
+    """The chosen learner and how every candidate cross-validated (mean, spread, folds)."""
+    out: dict[str, Any] = {"learner": model.learner_, "members": list(model.members_),
+                           "cv_qini": model.cv_qini_, "cv_qini_sd": model.cv_qini_sd_,
+                           "cv_qini_folds": model.cv_qini_folds_}
+    if model.cv_qini_:
+        out["cv_score"], out["cv_score_sd"] = model.cv_score_, model.cv_score_sd_
+    return out
+
+
+def uplift_workspace(ws: Any, learner: str = "auto", random_state: int = 0,
+                     tune: Budget | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Uplift of showing ads on the workspace's users: per user, treatment = any treated
     event, outcome = any conversion (clicks when no conversions are logged); features = the
     users' interests and context.  Users are split at random (70/30) to report Qini, AUUC
-    and uplift@30 %.
+    and uplift@30 %.  ``tune`` searches the base models first, as in :func:`uplift_files`,
+    on the training users only.
 
     Raises
     ------
@@ -674,16 +708,19 @@ def uplift_workspace(ws: Any, learner: str = "auto", random_state: int = 0) -> d
                 raise InputError(f"uplift: the {part} users hold no "
                                  f"{'treated' if arm else 'control'} user; ingest events of "
                                  "both arms.")
-    model = UpliftClassifier(learner=learner, random_state=random_state).fit(
-        X[~test], y[~test], t[~test])
+    model, tuning = _fit_uplift(X[~test], y[~test], t[~test], learner, random_state, tune,
+                                progress)
     u = model.predict(X[test])
-    return {
+    res = {
         "qini": qini_auc_score(y[test], u, t[test]),
         "auuc": uplift_auc_score(y[test], u, t[test]),
         "uplift_at_30": uplift_at_k(y[test], u, t[test], k=0.3, strategy="overall"),
-        "learner": model.learner_,
+        **_selection(model),
         "outcome": outcome,
         "users_train": int((~test).sum()),
         "users_test": int(test.sum()),
         "split": f"random by user, seed {random_state}",
     }
+    if tuning is not None:
+        res["tuning"] = tuning
+    return res

@@ -15,7 +15,9 @@ Meta-learners over a base classifier (Künzel et al. 2019; Athey & Imbens 2015):
   probability 1/2; a ranking score otherwise).
 
 :class:`UpliftClassifier` with ``learner="auto"`` picks the learner/base pair with the best
-cross-validated Qini coefficient (:func:`adwise.metrics.qini_auc_score`).
+cross-validated Qini coefficient (:func:`adwise.metrics.qini_auc_score`) and keeps every
+candidate's per-fold scores, so the choice is reported with its fold-to-fold spread: Qini
+differences between learners are often within it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from adwise._exceptions import InputError
 from adwise._params import Interval, Options
 from adwise.base import AdwiseEstimator, check_is_fitted
 
-__all__ = ["LEARNERS", "UpliftClassifier", "check_binary", "select_targets"]
+__all__ = ["BASE_DEFAULTS", "LEARNERS", "UpliftClassifier", "check_binary", "select_targets"]
 
 LEARNERS = (
     "t-logistic",
@@ -41,6 +43,18 @@ LEARNERS = (
     "ct-lightgbm",
     "ct-logistic",
 )
+
+
+#: The base models' regularisation, the values ``--tune`` searches from: the logistic
+#: inverse penalty ``C`` (the X-learner's ridge stage uses ``alpha = 1 / C``) and LightGBM's
+#: size and learning controls.
+BASE_DEFAULTS: dict[str, float | int] = {
+    "logistic_C": 1.0,
+    "num_leaves": 15,
+    "min_child_samples": 100,
+    "n_estimators": 150,
+    "learning_rate": 0.05,
+}
 
 
 def check_binary(values: Any, name: str, source: str = "data") -> np.ndarray:
@@ -73,22 +87,24 @@ def check_binary(values: Any, name: str, source: str = "data") -> np.ndarray:
     return num.astype(np.int64)
 
 
-def _make_base(base: str, kind: str, random_state: int, n_jobs: int):
+def _make_base(base: str, kind: str, random_state: int, n_jobs: int,
+               params: dict[str, Any]):
     if base == "logistic":
         if kind == "clf":
             from sklearn.linear_model import LogisticRegression
 
-            return LogisticRegression(C=1.0, max_iter=2000)
+            return LogisticRegression(C=params["logistic_C"], max_iter=2000)
         from sklearn.linear_model import Ridge
 
-        return Ridge(alpha=1.0)
+        # one knob for both stages: a stronger logistic penalty means a stronger ridge one
+        return Ridge(alpha=1.0 / params["logistic_C"])
     import lightgbm as lgb
 
     common = dict(
-        n_estimators=150,
-        learning_rate=0.05,
-        num_leaves=15,
-        min_child_samples=100,
+        n_estimators=int(params["n_estimators"]),
+        learning_rate=params["learning_rate"],
+        num_leaves=int(params["num_leaves"]),
+        min_child_samples=int(params["min_child_samples"]),
         subsample=0.8,
         subsample_freq=1,
         colsample_bytree=0.8,
@@ -109,12 +125,13 @@ def _proba(model, X: np.ndarray) -> np.ndarray:
 class _Fitted:
     """One fitted meta-learner (internal)."""
 
-    def __init__(self, learner: str, base: str, random_state: int, n_jobs: int) -> None:
+    def __init__(self, learner: str, base: str, random_state: int, n_jobs: int,
+                 params: dict[str, Any]) -> None:
         self.learner, self.base = learner, base
-        self.random_state, self.n_jobs = random_state, n_jobs
+        self.random_state, self.n_jobs, self.params = random_state, n_jobs, params
 
     def _m(self, kind: str = "clf"):
-        return _make_base(self.base, kind, self.random_state, self.n_jobs)
+        return _make_base(self.base, kind, self.random_state, self.n_jobs, self.params)
 
     def _s_features(self, X: np.ndarray, t: np.ndarray) -> np.ndarray:
         tt = t.reshape(-1, 1).astype(float)
@@ -171,6 +188,10 @@ class UpliftClassifier(AdwiseEstimator):
         With ``learner="auto"``, the number of best cross-validated learners whose predicted
         uplifts are averaged (1 = use the single best). Averaging a few good learners is more
         stable than betting on one: Qini differences between learners are often within noise.
+    base_params : dict or None
+        Overrides of the base models' regularisation, keys of :data:`BASE_DEFAULTS`
+        (``logistic_C``, ``num_leaves``, ``min_child_samples``, ``n_estimators``,
+        ``learning_rate``); what ``--tune`` searches.
     random_state : int, default 0
     n_jobs : int, default 1
         LightGBM threads.
@@ -181,8 +202,20 @@ class UpliftClassifier(AdwiseEstimator):
         The learner used (``"ensemble(a+b+c)"`` when several are averaged).
     members_ : list of str
         The learners whose predictions are averaged.
+    base_params_ : dict
+        The base models' settings used: :data:`BASE_DEFAULTS` updated by ``base_params``.
     cv_qini_ : dict
         Mean cross-validated Qini per candidate (``learner="auto"`` only).
+    cv_qini_sd_ : dict
+        Its fold-to-fold spread: the sample standard deviation (``ddof=1``) of the per-fold
+        Qini of each candidate.
+    cv_qini_folds_ : dict
+        The per-fold Qini of each candidate, fold by fold.
+    cv_score_, cv_score_sd_ : float
+        Mean and spread over the folds of the Qini of the chosen learner (the average of the
+        members' out-of-fold uplifts for an ensemble); NaN without cross-validation.  The
+        members are chosen on these same folds, so it is a little optimistic; it serves to
+        compare configurations, as ``--tune`` does.
 
     Notes
     -----
@@ -204,6 +237,7 @@ class UpliftClassifier(AdwiseEstimator):
         "candidates": [None, tuple, list],
         "cv": [Interval(int, 2, 10)],
         "ensemble": [Interval(int, 1, len(LEARNERS))],
+        "base_params": [None, dict],
         "random_state": [Interval(int, 0, None)],
         "n_jobs": [Interval(int, 1, None)],
     }
@@ -214,6 +248,7 @@ class UpliftClassifier(AdwiseEstimator):
         candidates: tuple | list | None = None,
         cv: int = 3,
         ensemble: int = 3,
+        base_params: dict | None = None,
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
@@ -221,16 +256,23 @@ class UpliftClassifier(AdwiseEstimator):
         self.candidates = candidates
         self.cv = cv
         self.ensemble = ensemble
+        self.base_params = base_params
         self.random_state = random_state
         self.n_jobs = n_jobs
 
     def _one(self, name: str) -> _Fitted:
         kind, base = name.split("-")
-        return _Fitted(kind, base, self.random_state, self.n_jobs)
+        return _Fitted(kind, base, self.random_state, self.n_jobs, self.base_params_)
 
     def fit(self, X: Any, y: Any, treatment: Any) -> UpliftClassifier:
         """Fit on features ``X`` (n x d), outcome ``y`` (0/1) and ``treatment`` (0/1)."""
         self._validate_params()
+        unknown = sorted(set(self.base_params or {}) - set(BASE_DEFAULTS))
+        if unknown:
+            raise InputError(
+                f"UpliftClassifier: unknown base_params {unknown}; use {list(BASE_DEFAULTS)}."
+            )
+        self.base_params_ = {**BASE_DEFAULTS, **(self.base_params or {})}
         X = np.asarray(X, dtype=float)
         y = check_binary(y, "outcome")
         t = check_binary(treatment, "treatment")
@@ -262,12 +304,11 @@ class UpliftClassifier(AdwiseEstimator):
                 raise InputError(
                     f"UpliftClassifier: unknown candidate learner(s) {unknown}; use {LEARNERS}."
                 )
-            self.cv_qini_ = self._cross_validate(X, y, t, cands)
-            ranked = sorted(self.cv_qini_, key=self.cv_qini_.get, reverse=True)
-            self.members_ = ranked[: min(self.ensemble, len(ranked))]
+            self._cross_validate(X, y, t, cands)
         else:
             self.members_ = [self.learner]
-            self.cv_qini_ = {}
+            self.cv_qini_, self.cv_qini_sd_, self.cv_qini_folds_ = {}, {}, {}
+            self.cv_score_ = self.cv_score_sd_ = float("nan")
         self.learner_ = (
             self.members_[0]
             if len(self.members_) == 1
@@ -278,20 +319,27 @@ class UpliftClassifier(AdwiseEstimator):
         self.treated_share_ = float(t.mean())
         return self
 
-    def _cross_validate(
-        self, X: np.ndarray, y: np.ndarray, t: np.ndarray, cands: list[str]
-    ) -> dict[str, float]:
+    def _cross_validate(self, X: np.ndarray, y: np.ndarray, t: np.ndarray,
+                        cands: list[str]) -> None:
+        """Score every candidate per fold, choose the members, and score the choice."""
         from sklearn.model_selection import StratifiedKFold
 
         from adwise.metrics import qini_auc_score
 
         skf = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
-        scores: dict[str, list[float]] = {c: [] for c in cands}
+        folds: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
         for tr, va in skf.split(X, 2 * t + y):
-            for c in cands:
-                u = self._one(c).fit(X[tr], y[tr], t[tr]).predict(X[va])
-                scores[c].append(qini_auc_score(y[va], u, t[va]))
-        return {c: float(np.mean(v)) for c, v in scores.items()}
+            folds.append((va, {c: self._one(c).fit(X[tr], y[tr], t[tr]).predict(X[va])
+                               for c in cands}))
+        self.cv_qini_folds_ = {c: [qini_auc_score(y[va], u[c], t[va]) for va, u in folds]
+                               for c in cands}
+        self.cv_qini_ = {c: float(np.mean(v)) for c, v in self.cv_qini_folds_.items()}
+        self.cv_qini_sd_ = {c: float(np.std(v, ddof=1)) for c, v in self.cv_qini_folds_.items()}
+        ranked = sorted(self.cv_qini_, key=self.cv_qini_.get, reverse=True)
+        self.members_ = ranked[: min(self.ensemble, len(ranked))]
+        chosen = [qini_auc_score(y[va], np.mean([u[m] for m in self.members_], axis=0), t[va])
+                  for va, u in folds]
+        self.cv_score_, self.cv_score_sd_ = float(np.mean(chosen)), float(np.std(chosen, ddof=1))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted uplift (treated minus control response probability) per row."""
