@@ -73,7 +73,9 @@ def test_search_keeps_within_a_time_budget():
 
     res, _ = search(slow, [Dim("x", 0.0, 1.0)], {"x": 0.5}, Budget(seconds=0.3), metric="x",
                     validation="none")
-    assert 2 <= len(res.trials) <= 7 and res.seconds < 0.45
+    # no trial starts once the mean trial would overrun, so only the last may cross the budget
+    assert 2 <= len(res.trials) <= 7
+    assert res.seconds < 0.3 + max(t["seconds"] for t in res.trials) + 0.05
 
 
 def test_search_skips_failed_trials_and_refuses_when_none_succeed():
