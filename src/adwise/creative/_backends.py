@@ -243,17 +243,15 @@ class _LoadedModel:
         return [int(t) for t in r.json()["tokens"]]
 
     def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            out = self.server.handle_chat_completions(body)
-        if isinstance(out, str):
-            out = json.loads(out)
-        if "error" in out:
-            raise BackendError(f"local model failed: {out['error']}")
-        return out
+        return self._call(self.server.handle_chat_completions, body)
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call(self.server.handle_completions, body)
+
+    def _call(self, handler: Any, body: dict[str, Any]) -> dict[str, Any]:
+        # one request at a time: the in-process server is not reentrant
         with self.lock:
-            out = self.server.handle_completions(body)
+            out = handler(body)
         if isinstance(out, str):
             out = json.loads(out)
         if "error" in out:
