@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from adwise._tuning import Budget, Dim, TuningResult, search
-from adwise.audience._uplift import BASE_DEFAULTS, LEARNERS, UpliftClassifier
+from adwise.audience._uplift import AUTO_CANDIDATES, BASE_DEFAULTS, LEARNERS, UpliftClassifier
 
 __all__ = ["SEARCH_SPACE", "tune_uplift"]
 
@@ -52,7 +52,7 @@ def tune_uplift(
         ``"auto"`` (choose among ``candidates`` in every trial) or one learner, which is then
         cross-validated alone.
     candidates : sequence of str, optional
-        With ``"auto"``: the learners compared (default: all).
+        With ``"auto"``: the learners compared (default: ``AUTO_CANDIDATES``).
     cv : int, default 3
         Folds of the cross-validation.
     seed : int
@@ -75,7 +75,7 @@ def tune_uplift(
     >>> len(res.trials), res.metric, list(res.params)
     (2, 'qini', ['logistic_C'])
     """
-    cands = list(candidates or LEARNERS) if learner == "auto" else [learner]
+    cands = list(candidates or AUTO_CANDIDATES) if learner == "auto" else [learner]
     bases = {c.split("-")[1] for c in cands if c in LEARNERS}
     space = tuple(d for b in SEARCH_SPACE if b in bases for d in SEARCH_SPACE[b])
     # a single learner is cross-validated as the only candidate, so every trial is scored
