@@ -203,9 +203,19 @@ def tune_segments(
                 "method": methods[p["method"]]}
 
     parts: list[tuple[float, float]] = []
+    # TPE proposes the same integer settings again now and then: score each setting once
+    seen: dict[tuple, tuple[float, float]] = {}
 
     def objective(params: dict[str, Any]) -> tuple[float, None]:
         p = named(params)
+        key = tuple(p.values())
+        if key not in seen:
+            seen[key] = separation_and_stability(p)
+        parts.append(seen[key])
+        sil, stab = seen[key]
+        return (sil * stab if sil > 0 else sil), None
+
+    def separation_and_stability(p: dict[str, Any]) -> tuple[float, float]:
         sils, labels = [], []
         for r in resamples:
             seg = Segmenter(**{**base.get_params(), **p, "random_state": seed}).fit(r)
@@ -216,21 +226,22 @@ def tune_segments(
         sil = float(np.mean(sils))
         stab = float(np.mean([adjusted_rand_score(a, b) for i, a in enumerate(labels)
                               for b in labels[i + 1:]]))
-        parts.append((sil, stab))
-        return (sil * stab if sil > 0 else sil), None
+        return sil, stab
 
     result, _ = search(
         objective, tuple(space), defaults, budget, metric="silhouette_x_stability",
         maximize=True,
         validation=(f"silhouette x stability (adjusted Rand) of {SEGMENT_RESAMPLES} fits on "
-                    f"bootstrap resamples of {len(pool)} rows, scored on {n_out} held-out "
-                    f"rows (seed {seed})"),
+                    f"bootstrap resamples ({size} rows each) of {len(pool)} rows, scored on "
+                    f"{n_out} held-out rows (seed {seed})"),
         seed=seed, progress=progress,
     )
     result.params = named(result.params)
     for tr, (sil, stab) in zip(result.trials, parts, strict=True):
         tr["params"] = named(tr["params"])
-        tr["silhouette"], tr["stability"] = round(sil, 6), round(stab, 6)
+        # a labelling of one segment has no silhouette: null in the trace, as its score is
+        tr["silhouette"], tr["stability"] = (round(v, 6) if np.isfinite(v) else None
+                                             for v in (sil, stab))
     chosen = result.params
     if chosen == named(defaults):
         return default, result
