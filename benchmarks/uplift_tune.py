@@ -7,7 +7,11 @@ Every search sees the training rows only (3-fold cross-validated Qini, seeded fo
 the same trial budget.  Prints a markdown table (Qini on the test rows, mean ± sd over the
 split seeds) to stdout.
 
-Usage: ``.venv/bin/python benchmarks/uplift_tune.py [TRIALS]`` (default 20).
+adwise runs twice, with and without the DR-learners among its candidates, to decide whether
+they belong in the default candidate set (:data:`adwise.audience._uplift.AUTO_CANDIDATES`).
+
+Usage: ``.venv/bin/python benchmarks/uplift_tune.py [TRIALS] [--adwise-only]`` (default 20
+trials; ``--adwise-only`` skips the peers, whose rows do not depend on adwise's candidates).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from adwise._tuning import Budget, search
 from adwise.audience import TabularEncoder, UpliftClassifier
 from adwise.audience._tune import SEARCH_SPACE, tune_uplift
-from adwise.audience._uplift import BASE_DEFAULTS
+from adwise.audience._uplift import BASE_DEFAULTS, LEARNERS
 from adwise.metrics import qini_auc_score
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hillstrom" / "hillstrom.csv"
@@ -71,7 +75,11 @@ def _tune_peer(base: str, X, y, t, budget: Budget, seed: int) -> dict:
 
 def main() -> None:
     warnings.filterwarnings("ignore")
-    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    trials = int(args[0]) if args else 20
+    peers = "--adwise-only" not in sys.argv
+    candidate_sets = {"with DR": LEARNERS,
+                      "without DR": tuple(c for c in LEARNERS if not c.startswith("dr-"))}
     budget = Budget(trials=trials)
     df = pd.read_csv(DATA)
     df = df[df.segment.isin(["Womens E-Mail", "No E-Mail"])].reset_index(drop=True)
@@ -90,15 +98,16 @@ def main() -> None:
             rec.append({"model": name, "seed": seed, "qini": qini_auc_score(yte, u, tte),
                         "seconds": time.perf_counter() - started, "chosen": extra})
 
-        s0 = time.perf_counter()
-        m = UpliftClassifier(random_state=seed).fit(Xtr, ytr, ttr)
-        add("adwise auto (defaults)", s0, m.predict(Xte),
-            f"{m.learner_}; CV {m.cv_score_:.4f} ± {m.cv_score_sd_:.4f}")
-        s0 = time.perf_counter()
-        m, res = tune_uplift(Xtr, ytr, ttr, budget, seed=seed)
-        add(f"adwise auto --tune {trials}t", s0, m.predict(Xte),
-            f"{m.learner_}; CV {res.default_score:.4f} -> {res.score:.4f}")
-        for base, label in (("logistic", "logreg"), ("lightgbm", "lgbm")):
+        for which, cands in candidate_sets.items():
+            s0 = time.perf_counter()
+            m = UpliftClassifier(candidates=cands, random_state=seed).fit(Xtr, ytr, ttr)
+            add(f"adwise auto (defaults, {which})", s0, m.predict(Xte),
+                f"{m.learner_}; CV {m.cv_score_:.4f} ± {m.cv_score_sd_:.4f}")
+            s0 = time.perf_counter()
+            m, res = tune_uplift(Xtr, ytr, ttr, budget, candidates=cands, seed=seed)
+            add(f"adwise auto --tune {trials}t ({which})", s0, m.predict(Xte),
+                f"{m.learner_}; CV {res.default_score:.4f} -> {res.score:.4f}")
+        for base, label in (("logistic", "logreg"), ("lightgbm", "lgbm")) if peers else ():
             default = ({"logistic_C": 1.0} if base == "logistic" else {})
             s0 = time.perf_counter()
             add(f"peer T-learner({label}) default", s0,
@@ -111,11 +120,14 @@ def main() -> None:
     r = pd.DataFrame(rec)
     g = r.groupby("model", sort=False).agg(qini=("qini", "mean"), sd=("qini", "std"),
                                            fit_s=("seconds", "mean"))
-    best_peer = g.loc[[i for i in g.index if i.startswith("peer")], "qini"].max()
-    print("| model | Qini mean ± sd (5 splits) | / best peer | fit s (incl. search) |")
+    peer_rows = [i for i in g.index if i.startswith("peer")]
+    # without the peers, the ratio column compares with adwise's untuned default without DR
+    ref_name = "best peer" if peer_rows else "adwise auto (defaults, without DR)"
+    ref = g.loc[peer_rows, "qini"].max() if peer_rows else g.loc[ref_name, "qini"]
+    print(f"| model | Qini mean ± sd (5 splits) | / {ref_name} | fit s (incl. search) |")
     print("|---|---|---|---|")
     for name, row in g.iterrows():
-        print(f"| {name} | {row.qini:.4f} ± {row.sd:.4f} | {row.qini / best_peer:.3f} | "
+        print(f"| {name} | {row.qini:.4f} ± {row.sd:.4f} | {row.qini / ref:.3f} | "
               f"{row.fit_s:.0f} |")
     print()
     print("| seed | " + " | ".join(g.index) + " |")

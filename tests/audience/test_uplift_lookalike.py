@@ -47,6 +47,8 @@ def test_uplift_not_fitted():
         "s-lightgbm",
         "x-lightgbm",
         "ct-lightgbm",
+        "dr-logistic",
+        "dr-lightgbm",
     ],
 )
 def test_every_learner_finds_who_responds(learner):

@@ -144,3 +144,40 @@ def test_cli_workspace_uplift_tunes_on_its_training_users(loaded_workspace_dir, 
         np.std(out["cv_qini_folds"]["t-logistic"], ddof=1))
     assert main([*args[:-4], "--targets", "10"]) == 2
     assert "--targets is for --train/--test files" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("learner", ["dr-logistic", "dr-lightgbm"])
+def test_dr_learner_recovers_the_sign_of_the_effect_by_segment(learner):
+    """Treatment helps in x0 > 0 (+20 points) and hurts in x0 <= 0 (-10 points), with a
+    treated share that depends on x1 (not randomised 50/50): the DR-learner's uplift has the
+    right sign in each segment and about the right size."""
+    rng = np.random.default_rng(3)
+    n = 6000
+    X = rng.normal(size=(n, 3))
+    t = (rng.random(n) < 1 / (1 + np.exp(-0.8 * X[:, 1]))).astype(int)
+    tau = np.where(X[:, 0] > 0, 0.20, -0.10)
+    y = (rng.random(n) < 0.3 + 0.1 * (X[:, 1] > 0) + t * tau).astype(int)
+    m = UpliftClassifier(learner=learner).fit(X, y, t)
+    Xt = rng.normal(size=(4000, 3))
+    u = m.predict(Xt)
+    helped, hurt = u[Xt[:, 0] > 0].mean(), u[Xt[:, 0] <= 0].mean()
+    assert helped > 0.1 and hurt < -0.03
+    assert abs(helped - 0.20) < 0.07 and abs(hurt + 0.10) < 0.07
+
+
+def test_dr_learner_takes_part_in_auto_with_its_fold_spread():
+    from adwise.audience._uplift import AUTO_CANDIDATES, LEARNERS
+
+    # selectable, but not compared by default: on Hillstrom it lowered the mean Qini
+    assert {"dr-logistic", "dr-lightgbm"} <= set(LEARNERS) - set(AUTO_CANDIDATES)
+    X, y, t = _data()
+    cands = ("t-logistic", "dr-logistic")
+    m = UpliftClassifier(candidates=cands, ensemble=2, cv=3).fit(X, y, t)
+    folds = m.cv_qini_folds_["dr-logistic"]
+    assert len(folds) == 3
+    assert m.cv_qini_sd_["dr-logistic"] == pytest.approx(np.std(folds, ddof=1))
+    assert set(m.members_) == set(cands)
+    assert m.learner_.startswith("ensemble(")
+    # the DR-learner's pseudo-outcome is cross-fitted with the model's seed: refits repeat
+    again = UpliftClassifier(candidates=cands, ensemble=2, cv=3).fit(X, y, t)
+    np.testing.assert_array_equal(m.predict(X), again.predict(X))

@@ -37,7 +37,11 @@ def _k(value: str):
 
 
 def _print_segments(res: dict) -> None:
+    from adwise.behavior._cli import _tuning_line
+
     console.print(f"k = {res['k']}, silhouette {res['silhouette']:.3f}")
+    if "tuning" in res:
+        console.print(_tuning_line(res["tuning"]))
     for p in res["profiles"]:
         console.print(f"  [{p['segment']}] {p['description']}")
 
@@ -62,6 +66,10 @@ def segment(
     k: str = typer.Option("auto", "--k", help="'auto' (silhouette / BIC) or a number."),
     method: str = typer.Option("kmeans", "--method", help="kmeans, minibatch or gmm."),
     transform: str = typer.Option("log", "--transform", help="log, rank or none (plain files)."),
+    tune: bool = typer.Option(False, "--tune", help="Search k, the transform and the algorithm "
+                              "by held-out silhouette x bootstrap stability first."),
+    budget: str = typer.Option(None, "--budget", help="Tuning budget (with --tune): SECONDS "
+                               "(e.g. 300, the default 120) or TRIALS (e.g. 25t)."),
     seed: int = SeedOpt(0),
     export: Path = typer.Option(None, "--export", help="Workspace: write user_id,segment CSV."),
     raw_ids: Path = typer.Option(None, "--raw-ids", help="Your file of raw user ids (one per "
@@ -72,6 +80,7 @@ def segment(
 ) -> None:
     """Group customers; print k, silhouette, sizes and plain-words profiles."""
     from adwise._exceptions import InputError
+    from adwise._tuning import Budget
     from adwise.audience import (
         export_segments,
         segment_file,
@@ -80,35 +89,33 @@ def segment(
     )
 
     kk = _k(k)
+    if budget is not None and not tune:
+        raise InputError("--budget is the tuning budget of --tune; add --tune, or drop "
+                         "--budget to segment with the defaults.")
+    budget_ = Budget.parse(budget) if tune else None
+    label = "audience: tuning segments" if tune else "audience: segmenting"
     if data is not None and customer_col is not None:
         if date_col is None:
             raise InputError("RFM from transactions needs --date-col as well as --customer-col.")
-        res = segment_transactions(
-            data,
-            customer_col,
-            date_col,
-            amount_col,
-            quantity_col,
-            price_col,
-            invoice_col,
-            returns,
-            kk,
-            method,
-            transform,
-            seed,
-        )
+        with progress(label, enabled=not json_) as cb:
+            res = segment_transactions(
+                data, customer_col, date_col, amount_col, quantity_col, price_col,
+                invoice_col, returns, kk, method, transform, seed, tune=budget_, progress=cb,
+            )
     elif data is not None:
         if id_col is None:
             raise InputError(
                 "--data needs --id-col (the row id), or --customer-col/--date-col/--amount-col "
                 "for RFM from a transactions file."
             )
-        res = segment_file(data, id_col, kk, method, transform, random_state=seed,
-                           outcome_col=outcome_col)
+        with progress(label, enabled=not json_) as cb:
+            res = segment_file(data, id_col, kk, method, transform, random_state=seed,
+                               outcome_col=outcome_col, tune=budget_, progress=cb)
     else:
         ws = open_workspace(workspace)
-        with progress("audience: segmenting"):
-            res = segment_workspace(ws, kk, method, random_state=seed)
+        with progress(label, enabled=not json_) as cb:
+            res = segment_workspace(ws, kk, method, random_state=seed, tune=budget_,
+                                    progress=cb)
         if export is not None:
             res["export"] = export_segments(ws, output_file(export, "--export"),
                                             raw_ids=raw_ids)

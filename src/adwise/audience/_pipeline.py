@@ -68,9 +68,10 @@ def _col(df: pd.DataFrame, col: str, flag: str, source: str) -> None:
         )
 
 
-def _result(seg: Segmenter, profiles: list[dict], extra: dict | None = None) -> dict[str, Any]:
+def _result(seg: Segmenter, profiles: list[dict], extra: dict | None = None,
+            tuning: dict[str, Any] | None = None) -> dict[str, Any]:
     sizes = {str(p["segment"]): p["size"] for p in profiles}
-    return {
+    res = {
         "k": int(seg.k_),
         "silhouette": float(seg.silhouette_),
         "sizes": sizes,
@@ -79,6 +80,23 @@ def _result(seg: Segmenter, profiles: list[dict], extra: dict | None = None) -> 
         "k_rule": getattr(seg, "k_rule_", None),
         **(extra or {}),
     }
+    if tuning is not None:
+        res["k_rule"] = f"--tune: the best {tuning['metric']} on {tuning['validation']}"
+        res["transform"], res["method"] = seg.transform, seg.method
+        res["tuning"] = tuning
+    return res
+
+
+def _fit_segmenter(X: pd.DataFrame, seg: Segmenter, tune: Budget | None,
+                   progress: Callable[[int, int], None] | None,
+                   ) -> tuple[Segmenter, dict[str, Any] | None]:
+    """``seg`` fitted on ``X``, or with ``tune`` the segmenter :func:`tune_segments` chose."""
+    if tune is None:
+        return seg.fit(X), None
+    from adwise.audience._tune import tune_segments
+
+    model, result = tune_segments(X, tune, seg, seed=seg.random_state, progress=progress)
+    return model, result.to_dict()
 
 
 # ---------------------------------------------------------------------------- segmentation
@@ -115,6 +133,8 @@ def segment_file(
     criterion: str = "silhouette",
     random_state: int = 0,
     outcome_col: str | None = None,
+    tune: Budget | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Segment the rows of a file on its columns (the id column excluded).
 
@@ -122,7 +142,9 @@ def segment_file(
     (:func:`adwise._columns.is_code`) as one-hot indicators of their ten most frequent levels
     (the rest ``other``); id-like text columns (mostly distinct values) are left out.
     ``outcome_col`` (0/1 or yes/no, e.g. a campaign's response) is not a feature: each
-    segment's rate of it is reported.
+    segment's rate of it is reported.  With ``tune`` k, the transform and the algorithm are
+    searched within that budget (:func:`adwise.audience._tune.tune_segments`); the result then
+    carries ``tuning``.
     """
     from adwise._columns import MAX_CODE_LEVELS, is_code, top_levels
 
@@ -159,9 +181,9 @@ def segment_file(
     X = pd.concat(blocks, axis=1)
     if X.shape[1] == 0:
         raise InputError(f"{path}: no columns besides {id_col!r} to segment on.")
-    seg = Segmenter(
+    seg, tuning = _fit_segmenter(X, Segmenter(
         k=k, method=method, transform=transform, criterion=criterion, random_state=random_state
-    ).fit(X)
+    ), tune, progress)
     profiles = describe_segments(X, seg.labels_, outcomes=outcomes)
     return _result(
         seg,
@@ -172,6 +194,7 @@ def segment_file(
             "features": list(X.columns),
             "fit_seconds": round(time.perf_counter() - t0, 3),
         },
+        tuning,
     )
 
 
@@ -189,8 +212,11 @@ def segment_transactions(
     transform: str = "log",
     random_state: int = 0,
     frame: pd.DataFrame | None = None,
+    tune: Budget | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """RFM segmentation of a transactions file (e.g. Online Retail)."""
+    """RFM segmentation of a transactions file (e.g. Online Retail); ``tune`` as in
+    :func:`segment_file`."""
     t0 = time.perf_counter()
     df = frame if frame is not None else _read(path)
     rfm, report = rfm_features(
@@ -205,7 +231,9 @@ def segment_transactions(
         source=str(path),
     )
     t1 = time.perf_counter()
-    seg = Segmenter(k=k, method=method, transform=transform, random_state=random_state).fit(rfm)
+    seg, tuning = _fit_segmenter(
+        rfm, Segmenter(k=k, method=method, transform=transform, random_state=random_state),
+        tune, progress)
     outcomes = pd.DataFrame({"value": rfm["monetary"].to_numpy()})
     profiles = describe_segments(rfm.reset_index(drop=True), seg.labels_, outcomes=outcomes)
     return _result(
@@ -218,6 +246,7 @@ def segment_transactions(
             "rfm_seconds": round(t1 - t0, 3),
             "fit_seconds": round(time.perf_counter() - t1, 3),
         },
+        tuning,
     )
 
 
@@ -253,15 +282,21 @@ def segment_workspace(
     method: str = "kmeans",
     k_range: tuple[int, int] = (4, 10),
     random_state: int = 0,
+    tune: Budget | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Segment the workspace's users, keep ids stable vs the previous version, save."""
+    """Segment the workspace's users, keep ids stable vs the previous version, save.
+
+    ``tune`` as in :func:`segment_file`; the chosen settings, the trace and the validation
+    score are then saved with the version (``segments.json``, its params and metrics).
+    """
     t0 = time.perf_counter()
     feats, beh, lift = workspace_user_features(ws)
     # Interest, attribute and activity columns are on different scales; the segmenter
     # standardises each; no log transform on log-lifts and shares.
-    seg = Segmenter(
+    seg, tuning = _fit_segmenter(feats, Segmenter(
         k=k, method=method, transform="none", k_range=k_range, random_state=random_state
-    ).fit(feats)
+    ), tune, progress)
     try:
         prev = ws.registry.load(CAPABILITY)
         pm = prev.read_json("segments.json")
@@ -284,6 +319,7 @@ def segment_workspace(
             "fit_seconds": round(time.perf_counter() - t0, 3),
             "aligned_to": aligned_to,
         },
+        tuning,
     )
     labels = seg.labels_
     user_ids = np.asarray(feats.index, dtype=str)
@@ -297,6 +333,7 @@ def segment_workspace(
                 "profiles": profiles,
                 "k_scores": res["k_scores"],
                 "silhouette": res["silhouette"],
+                **({"tuning": tuning} if tuning is not None else {}),
             },
         )
         w.write_npz("assignments.npz", user_ids=user_ids, segment=labels.astype(np.int64))
@@ -304,8 +341,10 @@ def segment_workspace(
     mv = ws.registry.save(
         CAPABILITY,
         write,
-        params={"k": k, "method": method, "k_range": list(k_range), "random_state": random_state},
-        metrics={"k": res["k"], "silhouette": res["silhouette"], "users": len(feats)},
+        params={"k": k, "method": method, "k_range": list(k_range), "random_state": random_state,
+                **({"tune": tuning["budget"], "tuned": tuning["params"]} if tuning else {})},
+        metrics={"k": res["k"], "silhouette": res["silhouette"], "users": len(feats),
+                 **({"tuning_score": tuning["score"]} if tuning else {})},
         data_fingerprint=ws.fingerprint("events"),
         feature_schema=seg.feature_names_,
     )

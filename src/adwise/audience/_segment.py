@@ -140,6 +140,8 @@ class Segmenter(AdwiseEstimator):
             if self.transform == "rank":
                 self.rank_ref_ = [np.sort(V[:, j]) for j in range(V.shape[1])]
         else:
+            # the names were kept as text: a frame with integer column labels must still match
+            X = X.rename(columns=str)
             missing = [c for c in self.feature_names_ if c not in X.columns]
             if missing:
                 raise InputError(
@@ -297,6 +299,12 @@ class Segmenter(AdwiseEstimator):
         check_is_fitted(self, "model_")
         Z = self._prepare(X, fit=False)
         return self.ids_[self.model_.predict(Z)]
+
+    def embed(self, X: pd.DataFrame) -> np.ndarray:
+        """The rows in the space the segments live in: transformed with the training rows'
+        reference (log columns, ranks) and standardised with their mean and spread."""
+        check_is_fitted(self, "model_")
+        return self._prepare(X, fit=False)
 
 
 # --------------------------------------------------------------------------- profiles

@@ -10,6 +10,15 @@ Meta-learners over a base classifier (Künzel et al. 2019; Athey & Imbens 2015):
   :math:`D^0_i = \\mu_1(x_i) - y_i` (control), regressed on :math:`x` giving :math:`\\tau_1,
   \\tau_0`; :math:`\\tau(x) = e\\,\\tau_0(x) + (1 - e)\\,\\tau_1(x)` with :math:`e` the treated
   share.
+* **DR-learner** (Kennedy 2020) – on each of ``DR_FOLDS`` cross-fitting folds, outcome models
+  :math:`\\mu_0, \\mu_1` and a propensity :math:`\\hat e(x)` are fitted on the other folds; the
+  held-out rows get the doubly-robust (AIPW) pseudo-outcome
+
+  .. math:: \\varphi_i = \\frac{t_i - \\hat e(x_i)}{\\hat e(x_i)(1 - \\hat e(x_i))}
+            \\bigl(y_i - \\mu_{t_i}(x_i)\\bigr) + \\mu_1(x_i) - \\mu_0(x_i),
+
+  whose conditional mean is :math:`\\tau(x)` when either the outcome models or the propensity
+  are right; :math:`\\tau(x)` is :math:`\\varphi` regressed on :math:`x`.
 * **Class transformation** (Jaskowski & Jaroszewicz 2012) – :math:`z = y t + (1-y)(1-t)`;
   :math:`\\tau(x) = 2 P(z = 1 \\mid x) - 1` (exact when treatment is assigned at random with
   probability 1/2; a ranking score otherwise).
@@ -18,6 +27,12 @@ Meta-learners over a base classifier (Künzel et al. 2019; Athey & Imbens 2015):
 cross-validated Qini coefficient (:func:`adwise.metrics.qini_auc_score`) and keeps every
 candidate's per-fold scores, so the choice is reported with its fold-to-fold spread: Qini
 differences between learners are often within it.
+
+References
+----------
+Kennedy (2020), "Towards optimal doubly robust estimation of heterogeneous causal effects",
+arXiv:2004.14497 (the DR-learner).  Künzel, Sekhon, Bickel and Yu (2019), "Metalearners for
+estimating heterogeneous treatment effects using machine learning", PNAS 116(10).
 """
 
 from __future__ import annotations
@@ -31,7 +46,8 @@ from adwise._exceptions import InputError
 from adwise._params import Interval, Options
 from adwise.base import AdwiseEstimator, check_is_fitted
 
-__all__ = ["BASE_DEFAULTS", "LEARNERS", "UpliftClassifier", "check_binary", "select_targets"]
+__all__ = ["AUTO_CANDIDATES", "BASE_DEFAULTS", "LEARNERS", "UpliftClassifier", "check_binary",
+           "select_targets"]
 
 LEARNERS = (
     "t-logistic",
@@ -42,7 +58,22 @@ LEARNERS = (
     "x-lightgbm",
     "ct-lightgbm",
     "ct-logistic",
+    "dr-logistic",
+    "dr-lightgbm",
 )
+
+#: The learners ``learner="auto"`` compares when no ``candidates`` are given.  The DR-learners
+#: are left out: with them the 5-split Hillstrom Qini fell a little (0.0620 vs 0.0623 untuned,
+#: 0.0618 vs 0.0621 tuned; ``benchmarks/results/tuning.md``); name them in ``candidates`` or
+#: as ``learner`` to use them.
+AUTO_CANDIDATES = tuple(c for c in LEARNERS if not c.startswith("dr-"))
+
+#: Cross-fitting folds of the DR-learner's outcome and propensity models.
+DR_FOLDS = 3
+
+#: The DR-learner's propensity is clipped to this range: the pseudo-outcome divides by
+#: :math:`e(1 - e)`, and a few near-0 or near-1 estimates would dominate the final regression.
+PROPENSITY_CLIP = (0.025, 0.975)
 
 
 #: The base models' regularisation, the values ``--tune`` searches from: the logistic
@@ -155,7 +186,34 @@ class _Fitted:
         elif L == "ct":
             z = (y == t).astype(np.int64)
             self.m_ = self._m().fit(X, z)
+        elif L == "dr":
+            self.tau_ = self._m("reg").fit(X, self._dr_pseudo_outcome(X, y, t))
         return self
+
+    def _dr_pseudo_outcome(self, X: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The AIPW pseudo-outcome of every row, from nuisance models fitted on the other folds.
+
+        Cross-fitting keeps each row's own outcome out of the models that predict it, which the
+        DR-learner's error bound needs (Kennedy 2020, section 3).  The propensity is a
+        logistic regression whatever the base: treatment is randomised, or depends smoothly on
+        x, in the data uplift is fitted on, and a flexible model would mostly fit noise into
+        the inverse weights.
+        """
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+
+        phi = np.empty(len(y))
+        skf = StratifiedKFold(DR_FOLDS, shuffle=True, random_state=self.random_state)
+        for tr, va in skf.split(X, 2 * t + y):
+            Xtr, ytr, ttr = X[tr], y[tr], t[tr]
+            mu0 = _proba(self._m().fit(Xtr[ttr == 0], ytr[ttr == 0]), X[va])
+            mu1 = _proba(self._m().fit(Xtr[ttr == 1], ytr[ttr == 1]), X[va])
+            e = np.clip(_proba(LogisticRegression(max_iter=2000).fit(Xtr, ttr), X[va]),
+                        *PROPENSITY_CLIP)
+            tv = t[va]
+            resid = y[va] - np.where(tv == 1, mu1, mu0)
+            phi[va] = (tv - e) / (e * (1 - e)) * resid + mu1 - mu0
+        return phi
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         L = self.learner
@@ -168,6 +226,8 @@ class _Fitted:
             return _proba(self.m1_, X) - _proba(self.m0_, X)
         if L == "x":
             return self.e_ * self.tau0_.predict(X) + (1 - self.e_) * self.tau1_.predict(X)
+        if L == "dr":
+            return self.tau_.predict(X)
         return 2.0 * _proba(self.m_, X) - 1.0
 
 
@@ -179,9 +239,9 @@ class UpliftClassifier(AdwiseEstimator):
     learner : str, default "auto"
         ``"auto"`` (best cross-validated Qini among ``candidates``) or one of
         ``t-logistic``, ``s-logistic``, ``x-logistic``, ``t-lightgbm``, ``s-lightgbm``,
-        ``x-lightgbm``, ``ct-lightgbm``, ``ct-logistic``.
+        ``x-lightgbm``, ``ct-lightgbm``, ``ct-logistic``, ``dr-logistic``, ``dr-lightgbm``.
     candidates : tuple of str or None
-        Learners compared when ``learner="auto"`` (default: all).
+        Learners compared when ``learner="auto"`` (default: :data:`AUTO_CANDIDATES`).
     cv : int, default 3
         Folds (stratified on treatment x outcome) for the automatic choice.
     ensemble : int, default 3
@@ -298,7 +358,7 @@ class UpliftClassifier(AdwiseEstimator):
                     "outcome to learn who responds because of the ad."
                 )
         if self.learner == "auto":
-            cands = list(self.candidates or LEARNERS)
+            cands = list(self.candidates or AUTO_CANDIDATES)
             unknown = [c for c in cands if c not in LEARNERS]
             if unknown:
                 raise InputError(
