@@ -177,3 +177,17 @@ def test_rating_blend_contract():
     assert str(exc.value) == (
         "RatingBlend: parameter 'alpha' must be a float in [0, inf); got -1.0 (float)."
     )
+
+
+def test_evaluate_rating_passes_the_time_order_to_the_blend():
+    from adwise.delivery._pipeline import evaluate_rating
+
+    u, i, r = _low_rank_plus_neighbourhood(n_users=80, n_items=40, seed=3)
+    ts = np.random.default_rng(4).permutation(len(r))
+    df = pd.DataFrame({"u": u, "i": i, "r": r, "ts": ts})
+    train, test = df[df.ts < 0.8 * len(df)], df[df.ts >= 0.8 * len(df)]
+    got = evaluate_rating(train, test, "u", "i", "r", "blend", (-2, 8), order_col="ts")
+    timed = RatingBlend(rating_scale=(-2, 8)).fit(train.u, train.i, train.r, order=train.ts)
+    random = RatingBlend(rating_scale=(-2, 8)).fit(train.u, train.i, train.r)
+    assert got["rmse"] == pytest.approx(rmse(test.r, timed.predict(test.u, test.i)), abs=1e-12)
+    assert got["rmse"] != pytest.approx(rmse(test.r, random.predict(test.u, test.i)), abs=1e-6)
