@@ -109,6 +109,54 @@ def test_knn_baseline_contract():
     assert m.get_params()["shrinkage"] == 100.0 and not hasattr(m, "similarity_")
 
 
+def _which_items_tell(n_users=400, n_items=60, seed=0):
+    """Two kinds of users with opposite tastes, each rating mostly its own half of the
+    catalogue: *which* items a user rated reveals the kind better than a few ratings do."""
+    rng = np.random.default_rng(seed)
+    kind = rng.integers(0, 2, n_users)
+    taste = np.where(np.arange(n_items) % 2 == 0, 1.0, -1.0)
+    u, i = [], []
+    for v in range(n_users):
+        home = np.arange(n_items // 2) + n_items // 2 * kind[v]
+        items = np.unique(np.r_[rng.choice(home, 6, replace=False), rng.choice(n_items, 2)])
+        u += [v] * len(items)
+        i += list(items)
+    u, i = np.array(u), np.array(i)
+    r = 3 + np.where(kind[u] == 0, 1.0, -1.0) * taste[i] + rng.normal(0, 0.5, len(u))
+    return u, i, r
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_svdpp_uses_which_items_a_user_rated(seed):
+    u, i, r = _which_items_tell(seed=seed)
+    test = np.random.default_rng(1).random(len(r)) < 0.25
+    errs = {}
+    for implicit in (False, True):
+        m = BiasedMF(n_factors=2, reg=0.1, reg_bias=2.0, n_iter=8, implicit=implicit,
+                     rating_scale=(-3, 9)).fit(u[~test], i[~test], r[~test])
+        errs[implicit] = rmse(r[test], m.predict(u[test], i[test]))
+    assert errs[True] < 0.975 * errs[False], errs
+    assert m.implicit_factors_.shape == (60, 2)
+
+
+def test_implicit_step_converges_to_the_ridge_solution():
+    from adwise.delivery._explicit import _implicit_step
+
+    rng = np.random.default_rng(0)
+    nu, ni, k = 15, 8, 2
+    mask = rng.random((nu, ni)) < 0.5
+    mask[:, 0] = True
+    u, i = np.nonzero(mask)  # user-major, as the fit lays the ratings out
+    pattern = sp.csr_matrix(mask.astype(np.float32))
+    norm = sp.csr_matrix(mask / np.sqrt(mask.sum(1, keepdims=True)))
+    q, e, reg = rng.normal(size=(ni, k)), rng.normal(size=len(u)), rng.uniform(0.5, 2, ni)
+    got = _implicit_step(norm, pattern, q, u, i, e, np.zeros((ni, k)), reg, n_steps=200)
+    # Dense: rating n is sum_j norm[u_n, j] * y_j . q_{i_n}, linear in vec(Y) (row-major).
+    A = np.einsum("nj,nk->njk", norm.toarray()[u], q[i]).reshape(len(u), ni * k)
+    want = np.linalg.solve(A.T @ A + np.diag(np.repeat(reg, k)), A.T @ e).reshape(ni, k)
+    np.testing.assert_allclose(got, want, atol=1e-8)
+
+
 def _low_rank_plus_neighbourhood(n_users=300, n_items=150, seed=0):
     """Ratings = biases + a rank-2 part (MF's strength) + user tastes for small item groups
     (a high-rank part that item neighbourhoods see and two factors cannot)."""
@@ -134,9 +182,9 @@ def blend_case():
 
 def test_rating_blend_beats_every_member_on_held_out_rows(blend_case):
     u, i, r, test, blend = blend_case
-    assert blend.members_ == ["mf", "mf_wide", "mf_soft", "mf_wide_soft", "knn_item_k40",
-                              "knn_item_k80", "knn_user_k40", "knn_user_k80", "knn_item_on_mf",
-                              "knn_user_on_mf"]
+    assert blend.members_ == ["mf", "mf_wide", "mf_soft", "mf_wide_soft", "svdpp",
+                              "svdpp_wide_soft", "knn_item_k40", "knn_item_k80", "knn_user_k40",
+                              "knn_user_k80", "knn_item_on_mf", "knn_user_on_mf"]
     err = rmse(r[test], blend.predict(u[test], i[test]))
     members = {n: rmse(r[test], m.predict(u[test], i[test]))
                for n, m in zip(blend.members_, blend.models_, strict=True)}
@@ -154,7 +202,7 @@ def test_rating_blend_weights_come_from_the_validation_rows_only(blend_case):
     preds = np.column_stack([m.predict(u[val], i[val], clip=False) for m in models])
     counts = (pd.Series(u[~val]).value_counts(), pd.Series(i[~val]).value_counts())
     feats, names = blend._features(preds, u[val], i[val], counts)
-    assert names == blend.feature_names_ and len(names) == 10 + 2 * 11
+    assert names == blend.feature_names_ and len(names) == 12 + 2 * 13
     z = (feats - feats.mean(0)) / feats.std(0)
     X = np.column_stack([np.ones(len(z)), z])
     pen = np.diag([0.0] + [blend.alpha] * z.shape[1])

@@ -216,6 +216,53 @@ def _initial_item_factors(resid: sp.csr_matrix, k: int, seed: int) -> np.ndarray
     return q
 
 
+def _implicit_step(
+    norm: sp.csr_matrix,
+    pattern: sp.csr_matrix,
+    q: np.ndarray,
+    u: np.ndarray,
+    i: np.ndarray,
+    e: np.ndarray,
+    y: np.ndarray,
+    reg: np.ndarray,
+    n_steps: int = 3,
+) -> np.ndarray:
+    """A few conjugate-gradient steps on the implicit factors ``Y`` of SVD++, the rest fixed.
+
+    With :math:`Z = D^{-1/2} N Y` (``norm``), the residuals ``e`` of the ratings (user-major
+    order, the layout of ``pattern``) are fitted by :math:`z_u^\\top q_i`; ``Y`` solves the
+    ridge normal equations :math:`(A^\\top A + \\Lambda) Y = A^\\top e` of that linear map
+    :math:`A`, applied matrix-free (two sparse products each way), warm-started at ``y``.
+    """
+    g = pattern.astype(np.float64)
+    q = q.astype(np.float64)
+
+    def forward(w: np.ndarray) -> np.ndarray:
+        return np.einsum("nk,nk->n", (norm @ w)[u], q[i])
+
+    def adjoint(v: np.ndarray) -> np.ndarray:
+        g.data = v
+        return norm.T @ (g @ q)
+
+    def normal(w: np.ndarray) -> np.ndarray:
+        return adjoint(forward(w)) + reg[:, None] * w
+
+    res = adjoint(e) - normal(y)
+    d = res.copy()
+    rr = float((res * res).sum())
+    for _ in range(n_steps):
+        if rr <= 1e-20:
+            break
+        ad = normal(d)
+        step = rr / float((d * ad).sum())
+        y = y + step * d
+        res -= step * ad
+        rr_new = float((res * res).sum())
+        d = res + (rr_new / rr) * d
+        rr = rr_new
+    return y
+
+
 def _with_ones(x: np.ndarray) -> np.ndarray:
     return np.hstack([x, np.ones((x.shape[0], 1), dtype=x.dtype)])
 
@@ -240,12 +287,21 @@ class BiasedMF(AdwiseEstimator):
         ``None`` takes the training data's min and max.
     random_state : int, default 0
         Seed of the randomised SVD that gives the initial item factors.
+    implicit : bool, default False
+        SVD++ (Koren 2008): add the implicit feedback of which items each user rated,
+        :math:`p_u \\to p_u + |N(u)|^{-1/2} \\sum_{j \\in N(u)} y_j`.  The ``y_j`` are fitted
+        after each item sweep by a few conjugate-gradient steps on their ridge problem (penalty
+        ``reg`` times the number of ratings each :math:`y_j` enters, as per-rating SGD
+        regularisation adds up to).
 
     Attributes
     ----------
     global_mean_ : float
     user_bias_, item_bias_ : ndarray
     user_factors_, item_factors_ : ndarray of shape (n, n_factors)
+        With ``implicit``, ``user_factors_`` already holds :math:`p_u + z_u`.
+    implicit_factors_ : ndarray of shape (n_items, n_factors) or None
+        The ``y_j`` (``implicit`` only).
     users_, items_ : ndarray of str
         Known ids, in code order.
     rating_scale_ : (float, float)
@@ -277,6 +333,7 @@ class BiasedMF(AdwiseEstimator):
         "n_iter": [Interval(int, 1, 1000)],
         "rating_scale": [None, Predicate(_is_scale, "a (low, high) pair with low < high")],
         "random_state": [Interval(int, 0, None)],
+        "implicit": [bool],
     }
 
     def __init__(
@@ -287,6 +344,7 @@ class BiasedMF(AdwiseEstimator):
         n_iter: int = 4,
         rating_scale: tuple[float, float] | None = None,
         random_state: int = 0,
+        implicit: bool = False,
     ) -> None:
         self.n_factors = n_factors
         self.reg = reg
@@ -294,6 +352,7 @@ class BiasedMF(AdwiseEstimator):
         self.n_iter = n_iter
         self.rating_scale = rating_scale
         self.random_state = random_state
+        self.implicit = implicit
 
     def fit(self, users: Any, items: Any, ratings: Any) -> BiasedMF:
         """Fit on ``(user, item, rating)`` triples (ids of any hashable kind).
@@ -322,16 +381,29 @@ class BiasedMF(AdwiseEstimator):
             bu, bi = _baselines(u, i, t, nu, ni, self.reg_bias)
             resid_u.data[:] = t - bu[u] - bi[i]
             q = _initial_item_factors(resid_u, k, self.random_state)
+            # SVD++: each user's factor is p_u + z_u, z_u = |N(u)|^-1/2 sum_{j in N(u)} y_j.
+            norm = sp.diags(1.0 / np.sqrt(np.maximum(cnt_u, 1))) @ mask_u.astype(np.float64)
+            y = np.zeros((ni, k))
+            # y_j enters every rating of every user who rated j: the per-rating penalty of
+            # SGD-fitted SVD++ sums to reg * sum_{u in R(j)} |R(u)|.
+            reg_y = self.reg * np.maximum(mask_i @ cnt_u.astype(np.float64), 1.0)
+            z = np.zeros((nu, k), dtype=np.float32)
             for _ in range(self.n_iter):
-                resid_u.data[:] = t - bi[i]
+                resid_u.data[:] = t - bi[i] - np.einsum("nk,nk->n", z[u], q[i])
                 w = _ridge_side(mask_u, resid_u, _with_ones(q), diag_u, layout)
                 p, bu = w[:, :k], w[:, k]
                 resid_i.data[:] = (t - bu[u])[by_item]
-                w = _ridge_side(mask_i, resid_i, _with_ones(p), diag_i, layout)
+                w = _ridge_side(mask_i, resid_i, _with_ones(p + z), diag_i, layout)
                 q, bi = w[:, :k], w[:, k]
+                if self.implicit:
+                    e = t - bu[u] - bi[i] - np.einsum("nk,nk->n", p[u], q[i])
+                    y = _implicit_step(norm, mask_u, q, u, i, e, y, reg_y)
+                    z = (norm @ y).astype(np.float32)
         self.global_mean_ = mu
         self.user_bias_, self.item_bias_ = bu.astype(np.float64), bi.astype(np.float64)
-        self.user_factors_ = p.astype(np.float64)
+        # A known user's implicit term is fixed by the training data, so it folds into p_u.
+        self.user_factors_ = (p + z).astype(np.float64)
+        self.implicit_factors_ = y if self.implicit else None
         self.item_factors_ = q.astype(np.float64)
         self.users_, self.items_ = uidx.values, iidx.values
         scale = self.rating_scale
@@ -705,9 +777,11 @@ class RatingBlend(AdwiseEstimator):
        ``validation_size`` share when ``order`` (e.g. timestamps) is given to ``fit``, else a
        seeded random share.  Test rows are never seen.
     2. On the rest, tune :class:`BiasedMF`'s ``reg`` then ``reg_bias`` by validation RMSE
-       (coordinate search over a fixed grid; ``tune``), and fit the members: that MF, a wide
-       one (``4 * n_factors``), and (``neighbours``) item- and user-based
-       :class:`KNNBaseline`, each with ``k`` picked on validation.
+       (coordinate search over a fixed grid; ``tune``), and fit the members (``members_``):
+       biased MF at that ``reg`` and at half of it, each with ``n_factors`` and
+       ``4 * n_factors``; two SVD++-style MFs (implicit feedback); and (``neighbours``)
+       item- and user-based :class:`KNNBaseline` on the bias baseline (read with k = 40 and
+       with k = 80, min_k = 5) and on the residuals of the wide, lightly regularised MF.
     3. Fit the blend on the validation predictions :math:`p_{m}(u, i)` of the members only:
 
        .. math::
@@ -765,6 +839,14 @@ class RatingBlend(AdwiseEstimator):
     Töscher, Jahrer & Bell (2009), "The BigChaos solution to the Netflix grand prize".
     Koren (2009), "The BellKor solution to the Netflix grand prize".
     Koren (2008), "Factorization meets the neighborhood", KDD.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> u, i = rng.integers(0, 40, 600), rng.integers(0, 30, 600)
+    >>> m = RatingBlend(n_factors=2).fit(u, i, np.clip(np.round(3 + (u % 3) - (i % 2)), 1, 5))
+    >>> m.members_[:3], len(m.weights_) == 1 + len(m.feature_names_)
+    (['mf', 'mf_wide', 'mf_soft'], True)
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -894,6 +976,7 @@ class RatingBlend(AdwiseEstimator):
 
         MF at the tuned regularisation and at half of it, each at ``n_factors`` and 4x that
         (a blend gains from members that err differently, not only from the single best);
+        two SVD++ variants (``BiasedMF(implicit=True)``: who rated what, not only how);
         kNN-baseline item- and user-based, each read with two neighbourhood sizes from one
         fit; and both again on the residuals of the wide, lightly regularised MF.
         """
@@ -904,6 +987,10 @@ class RatingBlend(AdwiseEstimator):
             (self._mf(reg=reg, reg_bias=reg_bias, n_factors=wide), {"mf_wide": {}}),
             (self._mf(reg=reg / 2, reg_bias=reg_bias), {"mf_soft": {}}),
             (soft, {"mf_wide_soft": {}}),
+            (self._mf(reg=reg, reg_bias=reg_bias, implicit=True, n_iter=2 * self.n_iter),
+             {"svdpp": {}}),
+            (self._mf(reg=reg / 2, reg_bias=reg_bias, n_factors=wide, implicit=True),
+             {"svdpp_wide_soft": {}}),
         ]
         if self.neighbours:
             reads = {"k40": {"k": 40, "min_k": 1}, "k80": {"k": 80, "min_k": 5}}
