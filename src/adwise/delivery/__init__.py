@@ -1,7 +1,8 @@
 """Delivery: which ad should this user see?
 
-* explicit feedback (ratings): :class:`BiasedMF` (ALS), :class:`RatingBlend` (tuned
-  regularisation + blend), :func:`cross_validate`;
+* explicit feedback (ratings): :class:`BiasedMF` (ALS), :class:`KNNBaseline` (neighbourhood
+  on baseline residuals), :class:`RatingBlend` (ridge blend of both, fitted on an inner
+  validation split), :func:`cross_validate`;
 * implicit feedback (clicks, conversions): :class:`EASE`, :class:`ItemKNNRecommender`,
   :class:`ImplicitALSRecommender`, :class:`BPRRecommender` (``implicit``),
   :class:`ContentRecommender` (ad text + category), :class:`HybridRecommender` (blend
@@ -13,7 +14,7 @@
 """
 
 from adwise._plugins import SUMMARIES, Capability
-from adwise.delivery._explicit import BiasedMF, RatingBlend, cross_validate
+from adwise.delivery._explicit import BiasedMF, KNNBaseline, RatingBlend, cross_validate
 from adwise.delivery._implicit import (
     EASE,
     BPRRecommender,
@@ -57,6 +58,7 @@ __all__ = [
     "ImplicitALSRecommender",
     "ImplicitRecommender",
     "ItemKNNRecommender",
+    "KNNBaseline",
     "PopularityRecommender",
     "RatingBlend",
     "cross_validate",

@@ -90,9 +90,11 @@ def evaluate_rating(
     model: str = "blend",
     rating_scale: tuple[float, float] | None = None,
     names: tuple[str, str] = ("train", "test"),
+    order_col: str | None = None,
 ) -> dict[str, float]:
     """RMSE and MAE of a rating model fitted on ``train``, on ``test`` (clipped predictions;
-    unknown users/items get the baseline fallback)."""
+    unknown users/items get the baseline fallback).  ``order_col`` (e.g. ``ts``) makes the
+    blend's inner validation split each user's latest ratings, like a time-ordered test."""
     for df, nm in ((train, names[0]), (test, names[1])):
         _need(df, [user_col, item_col, rating_col], nm)
     if rating_scale is None:
@@ -102,7 +104,10 @@ def evaluate_rating(
     y = check_ratings(names[1], test[rating_col], rating_scale)
     est = _rating_model(model, rating_scale)
     t0 = time.perf_counter()
-    est.fit(train[user_col], train[item_col], train[rating_col])
+    kw = {}
+    if isinstance(est, RatingBlend) and order_col and order_col in train.columns:
+        kw["order"] = train[order_col].to_numpy()
+    est.fit(train[user_col], train[item_col], train[rating_col], **kw)
     fit_s = time.perf_counter() - t0
     pred = est.predict(test[user_col], test[item_col])
     return {"rmse": rmse(y, pred), "mae": mae(y, pred), "fit_seconds": fit_s}
@@ -292,7 +297,8 @@ def evaluate_workspace(
                              "or ingest events with ratings.")
         _no_rating_tune(tune)
         res = evaluate_rating(tr, te, "user_id", "ad_id", "rating", model or "blend",
-                              rating_scale, names=("events (train part)", "events (test part)"))
+                              rating_scale, names=("events (train part)", "events (test part)"),
+                              order_col="ts")
         return {"rmse": res["rmse"], "mae": res["mae"]}
     if task != "ranking":
         raise InputError(f"--task must be rating or ranking; got {task!r}.")
