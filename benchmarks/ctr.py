@@ -1,7 +1,11 @@
-"""CTR benchmark: adwise.behavior against its peers on Criteo and Avazu samples, plus a scale run.
+"""CTR benchmark: adwise.behavior against its peers on Criteo, Avazu and bank-marketing samples,
+plus a scale run.
 
 Same splits for every model: 5 seeds, each a random 80/20 split (seeded permutation) of the
-shared sample.  Peers: scikit-learn DecisionTree and RandomForest with default settings (as the
+shared sample.  The bank samples (UCI Bank Marketing, ``bank-full`` and
+``bank-additional-full``: will the called client subscribe a term deposit) are used without
+``duration``, the length of the call, which is only known after the call (see the data's
+README).  Peers: scikit-learn DecisionTree and RandomForest with default settings (as the
 seed writes them), LightGBM with default parameters (ordinal-encoded categoricals), and DeepFM
 from deepctr-torch (2 epochs, its documented defaults) when it is installed.
 
@@ -12,6 +16,8 @@ Run::
     .venv/bin/python benchmarks/ctr.py --scale 1000000,5000000,10000000 --skip-real
     .venv/bin/python benchmarks/ctr.py --no-deep --models "adwise gbdt,peer"  # a subset
     .venv/bin/python benchmarks/ctr.py --skip-real --scale 1000000 --n-jobs 2  # 2 threads
+    .venv/bin/python benchmarks/ctr.py --datasets bank-full --rows bank.csv  # per-seed rows
+    .venv/bin/python benchmarks/ctr.py --summarise a.csv,b.csv  # one table from such runs
 
 The scale run also fits peer LightGBM (defaults) on the same rows and threads and times both
 models on a 1 M-row frame and on 100-row calls, and reports two oracle ceilings (the true
@@ -54,6 +60,8 @@ from adwise.metrics import expected_calibration_error, log_loss, roc_auc  # noqa
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEEDS = (0, 1, 2, 3, 4)
+BANK = ("bank-full", "bank-additional-full")
+DATASETS = ("criteo", "avazu", *BANK)
 
 
 def load(name: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -62,6 +70,10 @@ def load(name: str) -> tuple[pd.DataFrame, np.ndarray]:
 
         df = read_plain(DATA / "criteo" / "criteo_train_head10k.txt", "criteo")
         return df.drop(columns="label"), df["label"].to_numpy()
+    if name in BANK:
+        df = pd.read_csv(DATA / "bank_marketing" / f"{name}.csv.gz", sep=";")
+        y = (df.pop("y") == "yes").astype(int).to_numpy()
+        return df.drop(columns="duration"), y
     df = pd.read_csv(DATA / "avazu" / "avazu_train_head10k.csv")
     return df.drop(columns=["click", "id", "hour"]), df["click"].to_numpy()
 
@@ -159,8 +171,15 @@ def ours(model: str, **params):
         fit = time.perf_counter() - t
         t = time.perf_counter()
         p = m.predict_ctr(te)
-        return p, fit, time.perf_counter() - t
+        return p, fit, time.perf_counter() - t, _blend_info(m)
     return fit_predict
+
+
+def _blend_info(m: CTRModel) -> dict:
+    b = getattr(m, "blend_", None)
+    if not b:
+        return {}
+    return {"blend_used": b["used"], "blend_weight": b["weight"] if b["used"] else 0.0}
 
 
 def _cv_folds(y: np.ndarray, seed: int, k: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -219,7 +238,7 @@ def ours_tuned(budget: str):
         fit = time.perf_counter() - t
         t = time.perf_counter()
         p = m.predict_ctr(te)
-        return p, fit, time.perf_counter() - t
+        return p, fit, time.perf_counter() - t, _blend_info(m)
     return fit_predict
 
 
@@ -232,7 +251,9 @@ def ece_floor(p: np.ndarray, draws: int = 200) -> float:
 
 
 def run_real(datasets: list[str], with_deep: bool, only: list[str] | None = None,
-             tune: str | None = None) -> pd.DataFrame:
+             tune: str | None = None, rows_csv: str | None = None) -> pd.DataFrame:
+    """Every model on every data set and seed; with ``rows_csv`` the rows so far are
+    rewritten there after each seed (a long run leaves what it finished)."""
     models = {"adwise gbdt": ours("gbdt"), "adwise logreg": ours("logreg"),
               "adwise forest (100 trees)": ours("forest", forest_trees=100),
               "adwise tree": ours("tree")}
@@ -261,39 +282,51 @@ def run_real(datasets: list[str], with_deep: bool, only: list[str] | None = None
             cut = int(0.8 * len(y))
             tr, te = perm[:cut], perm[cut:]
             for name, fn in every.items():
-                p, fit, pred = fn(X.iloc[tr].reset_index(drop=True), y[tr],
-                                  X.iloc[te].reset_index(drop=True), seed)
+                p, fit, pred, *info = fn(X.iloc[tr].reset_index(drop=True), y[tr],
+                                         X.iloc[te].reset_index(drop=True), seed)
                 p = np.clip(np.asarray(p, dtype=float), 0, 1)
                 rows.append({"dataset": ds, "model": name, "seed": seed,
                              "auc": roc_auc(y[te], p), "logloss": log_loss(y[te], p),
                              "ece": expected_calibration_error(y[te], p),
                              "ece_floor": ece_floor(p), "fit_s": fit,
-                             "rows_per_s": len(te) / pred})
+                             "rows_per_s": len(te) / pred, **(info[0] if info else {})})
                 print(f"{ds} seed {seed} {name:30s} auc {rows[-1]['auc']:.4f} "
-                      f"logloss {rows[-1]['logloss']:.4f}", flush=True)
+                      f"logloss {rows[-1]['logloss']:.4f} fit {fit:.0f} s", flush=True)
+            if rows_csv:
+                pd.DataFrame(rows).to_csv(rows_csv, index=False)
     return pd.DataFrame(rows)
 
 
 def summarise(df: pd.DataFrame) -> str:
+    """One table per data set: mean and sd over the seeds; ``blend`` says on how many seeds
+    ours used the logistic blend, and its mean weight there."""
     out = []
+    if "blend_used" not in df:
+        df = df.assign(blend_used=np.nan, blend_weight=np.nan)
     for ds, g in df.groupby("dataset", sort=False):
         s = g.groupby("model", sort=False).agg(
             auc=("auc", "mean"), auc_sd=("auc", "std"), logloss=("logloss", "mean"),
             ece=("ece", "mean"), ece_floor=("ece_floor", "mean"), fit_s=("fit_s", "mean"),
-            rows_per_s=("rows_per_s", "mean"))
+            rows_per_s=("rows_per_s", "mean"), seeds=("seed", "nunique"),
+            blend_n=("blend_used", lambda v: int(v.fillna(False).astype(bool).sum())),
+            blend_known=("blend_used", lambda v: int(v.notna().sum())),
+            blend_w=("blend_weight", lambda v: v[v > 0].mean()))
         peers = s[s.index.str.startswith("peer")]
         best_auc = peers["auc"].max()
         best_ll = peers["logloss"].min()
-        out.append(f"\n### {ds} (5 seeds, random 80/20; best peer AUC {best_auc:.4f}, "
+        seeds = int(s["seeds"].max())
+        out.append(f"\n### {ds} ({seeds} seeds, random 80/20; best peer AUC {best_auc:.4f}, "
                    f"best peer logloss {best_ll:.4f})\n")
         out.append("| model | AUC mean ± sd | AUC / best peer | logloss | logloss / best peer "
-                   "| ECE | ECE floor | fit s | predict rows/s |")
-        out.append("|---|---|---|---|---|---|---|---|---|")
+                   "| ECE | ECE floor | fit s | predict rows/s | blend used (mean weight) |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
         for name, r in s.iterrows():
+            blend = (f"{r.blend_n}/{r.blend_known}"
+                     + (f" ({r.blend_w:.2f})" if r.blend_n else "")) if r.blend_known else ""
             out.append(f"| {name} | {r.auc:.4f} ± {r.auc_sd:.4f} | {r.auc / best_auc:.3f} | "
                        f"{r.logloss:.4f} | {r.logloss / best_ll:.3f} | {r.ece:.4f} | "
                        f"{r.ece_floor:.4f} | "
-                       f"{r.fit_s:.2f} | {r.rows_per_s:,.0f} |")
+                       f"{r.fit_s:.2f} | {r.rows_per_s:,.0f} | {blend} |")
     return "\n".join(out)
 
 
@@ -490,7 +523,7 @@ def run_scale(sizes: list[int], n_jobs: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--datasets", default="criteo,avazu")
+    ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--no-deep", action="store_true", help="Skip adwise's own DeepFM.")
     ap.add_argument("--scale", default="", help="Comma-separated event counts, e.g. 1000000.")
     ap.add_argument("--skip-real", action="store_true")
@@ -501,7 +534,18 @@ def main() -> None:
     ap.add_argument("--tune", default=None,
                     help="Add ours with --tune and LightGBM tuned by the same search, each "
                          "with this budget (SECONDS or TRIALS, e.g. 40t).")
+    ap.add_argument("--rows", default=None,
+                    help="Write the per-seed rows to this CSV (rewritten after each seed).")
+    ap.add_argument("--summarise", default=None,
+                    help="Only print the tables of these comma-separated --rows CSVs.")
     a = ap.parse_args()
+    if a.summarise:
+        text = summarise(pd.concat([pd.read_csv(f) for f in a.summarise.split(",")],
+                                   ignore_index=True))
+        print(text)
+        if a.out:
+            Path(a.out).write_text(text + "\n")
+        return
     if a.scale_child:
         print(json.dumps(scale_one(a.scale_child, a.n_jobs)))
         return
@@ -510,7 +554,7 @@ def main() -> None:
         if not DATA.is_dir():
             sys.exit(f"shared data not found at {DATA}")
         df = run_real(a.datasets.split(","), with_deep=not a.no_deep,
-                      only=[m for m in a.models.split(",") if m], tune=a.tune)
+                      only=[m for m in a.models.split(",") if m], tune=a.tune, rows_csv=a.rows)
         text += summarise(df)
     if a.scale:
         text += run_scale([int(x) for x in a.scale.split(",")], a.n_jobs)
