@@ -8,8 +8,10 @@ two beats either (the classic "GBDT + LR" of CTR practice, He et al., 2014, used
 late blend rather than on leaf indices).
 
 :class:`LinearPart` is that logistic model: L2 logistic regression on hashed one-hot codes of
-the categorical columns and quantile bins of the numeric ones (the history features among
-them), kept as plain arrays so that an artifact is JSON and reloads to the same numbers.
+the categorical columns, quantile bins of the numeric ones (the history features among them)
+and the standardised numeric values themselves (a bin has a weight of its own, learnt from its
+rows alone; the value's slope is learnt from every row), kept as plain arrays so that an
+artifact is JSON and reloads to the same numbers.
 :func:`choose_blend` picks the weight ``w`` of
 
 .. math:: z = (1 - w)\\, z_{\\mathrm{gbdt}} + w\\, z_{\\mathrm{linear}}
@@ -51,18 +53,23 @@ class LinearPart:
         The encoded columns it reads (categorical codes, raw numeric values).
     edges : dict
         Numeric column -> its quantile bin edges (learnt on the training rows).
-    coef : ndarray of shape (n_features,)
+    scale : dict
+        Numeric column -> ``[mean, sd]`` of its training values (missing values count as the
+        mean, standardised values are clipped to +-5).
+    coef : ndarray of shape (n_features + len(numeric),)
+        Hashed one-hot weights, then one per standardised numeric column.
     intercept : float
     n_features : int
         Hash space size.
     """
 
     def __init__(self, categorical: list[str], numeric: list[str],
-                 edges: dict[str, np.ndarray], coef: np.ndarray, intercept: float,
-                 n_features: int) -> None:
+                 edges: dict[str, np.ndarray], scale: dict[str, list[float]],
+                 coef: np.ndarray, intercept: float, n_features: int) -> None:
         self.categorical = categorical
         self.numeric = numeric
         self.edges = edges
+        self.scale = scale
         self.coef = coef
         self.intercept = intercept
         self.n_features = n_features
@@ -80,33 +87,54 @@ class LinearPart:
                                                               replace=False))
             F, y = F.iloc[keep], y[keep]
         hasher = _Hasher(list(enc.categorical), list(enc.numeric))
-        Z = hasher.transform(F)
+        hashed = hasher.transform(F)
+        scale = {}
+        for c in hasher.nums:
+            v = F[c].to_numpy(dtype=float)
+            fin = v[np.isfinite(v)]
+            sd = float(fin.std()) if fin.size else 0.0
+            scale[c] = [float(fin.mean()) if fin.size else 0.0, sd if sd > 0 else 1.0]
+        part = cls(hasher.cats, hasher.nums, hasher.edges, scale, np.zeros(0), 0.0,
+                   hasher.n_features)
         est = LogisticRegression(C=C, solver="liblinear", max_iter=500, random_state=seed)
-        est.fit(Z, y)
-        return cls(hasher.cats, hasher.nums, hasher.edges, est.coef_.ravel().copy(),
-                   float(est.intercept_[0]), hasher.n_features)
+        est.fit(part._design(F, hashed), y)
+        part.coef, part.intercept = est.coef_.ravel().copy(), float(est.intercept_[0])
+        return part
+
+    def _design(self, F: pd.DataFrame, hashed: Any = None) -> Any:
+        import scipy.sparse as sp
+
+        from adwise.behavior._model import _Hasher
+
+        if hashed is None:
+            hashed = _Hasher(self.categorical, self.numeric, self.n_features,
+                             edges=self.edges).transform(F)
+        if not self.numeric:
+            return hashed
+        dense = np.column_stack([
+            np.clip((np.nan_to_num(F[c].to_numpy(dtype=float), nan=m, posinf=m, neginf=m) - m)
+                    / sd, -5.0, 5.0) for c, (m, sd) in self.scale.items()])
+        return sp.hstack([hashed, sp.csr_matrix(dense)], format="csr")
 
     def raw(self, F: pd.DataFrame) -> np.ndarray:
         """Log-odds of the encoded rows ``F``."""
-        from adwise.behavior._model import _Hasher
-
-        hasher = _Hasher(self.categorical, self.numeric, self.n_features, edges=self.edges)
-        return np.asarray(hasher.transform(F) @ self.coef) + self.intercept
+        return np.asarray(self._design(F) @ self.coef) + self.intercept
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state; only the non-zero weights are kept."""
         nz = np.flatnonzero(self.coef)
         return {"categorical": self.categorical, "numeric": self.numeric,
-                "edges": {c: e.tolist() for c, e in self.edges.items()},
+                "edges": {c: e.tolist() for c, e in self.edges.items()}, "scale": self.scale,
                 "index": nz.tolist(), "coef": self.coef[nz].tolist(),
                 "intercept": self.intercept, "n_features": self.n_features}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LinearPart:
-        coef = np.zeros(int(d["n_features"]))
+        coef = np.zeros(int(d["n_features"]) + len(d["numeric"]))
         coef[np.asarray(d["index"], dtype=np.int64)] = np.asarray(d["coef"], dtype=float)
         return cls(list(d["categorical"]), list(d["numeric"]),
                    {c: np.asarray(e, dtype=float) for c, e in d["edges"].items()},
+                   {c: list(v) for c, v in d["scale"].items()},
                    coef, float(d["intercept"]), int(d["n_features"]))
 
 
