@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -101,6 +102,17 @@ def test_evaluate_plain_files_json(tmp_path, capsys):
     assert res["blend"]["used"] is True and res["blend"]["weight"] > 0
     assert res["blend"]["validation_logloss"]["blend"] < res["blend"]["validation_logloss"][
         "gbdt"]
+
+
+def test_evaluate_prints_the_blend_decision(tmp_path, capsys):
+    _write_csv(tmp_path / "tr.csv", 1500, 0)
+    _write_csv(tmp_path / "te.csv", 300, 1)
+    rc = main(["behavior", "evaluate", "--train", str(tmp_path / "tr.csv"), "--test",
+               str(tmp_path / "te.csv"), "--target", "click"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert re.search(r"blend: GBDT \+ logistic \(weight [01]\.\d\d in log-odds\), validation "
+                     r"logloss 0\.\d{4} -> 0\.\d{4}", out), out
 
 
 def test_evaluate_bad_inputs(tmp_path, capsys):
