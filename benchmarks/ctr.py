@@ -300,7 +300,13 @@ def run_real(datasets: list[str], with_deep: bool, only: list[str] | None = None
 
 def summarise(df: pd.DataFrame) -> str:
     """One table per data set: mean and sd over the seeds; ``blend`` says on how many seeds
-    ours used the logistic blend, and its mean weight there."""
+    ours used the logistic blend, and its mean weight there.
+
+    The best peer is the one with the best mean AUC on the seeds every peer has; each row's
+    ratios to it are taken on
+    the seeds both have (runs split over processes may have finished different seeds), and
+    a row with fewer seeds than the data set's longest run says how many it has.
+    """
     out = []
     # runs split over processes may repeat a (data set, model, seed): keep the first
     df = df.drop_duplicates(["dataset", "model", "seed"])
@@ -315,21 +321,32 @@ def summarise(df: pd.DataFrame) -> str:
             blend_known=("blend_used", lambda v: int(v.notna().sum())),
             blend_w=("blend_weight", lambda v: v[v > 0].mean()))
         peers = s[s.index.str.startswith("peer")]
-        best_auc = peers["auc"].max()
-        best_ll = peers["logloss"].min()
+        auc = g.pivot(index="seed", columns="model", values="auc")
+        # the best peer by mean AUC on the seeds every peer has
+        best = auc[list(peers.index)].dropna().mean().idxmax()
+        ll = g.pivot(index="seed", columns="model", values="logloss")
         seeds = int(s["seeds"].max())
-        out.append(f"\n### {ds} ({seeds} seeds, random 80/20; best peer AUC {best_auc:.4f}, "
-                   f"best peer logloss {best_ll:.4f})\n")
+        out.append(f"\n### {ds} (up to {seeds} seeds, random 80/20; best peer: {best}, AUC "
+                   f"{peers.loc[best, 'auc']:.4f} on {int(peers.loc[best, 'seeds'])} seeds)\n")
         out.append("| model | AUC mean ± sd | AUC / best peer | logloss | logloss / best peer "
                    "| ECE | ECE floor | fit s | predict rows/s | blend used (mean weight) |")
         out.append("|---|---|---|---|---|---|---|---|---|---|")
         for name, r in s.iterrows():
-            blend = (f"{r.blend_n}/{r.blend_known}"
+            blend = (f"{int(r.blend_n)}/{int(r.blend_known)}"
                      + (f" ({r.blend_w:.2f})" if r.blend_n else "")) if r.blend_known else ""
-            out.append(f"| {name} | {r.auc:.4f} ± {r.auc_sd:.4f} | {r.auc / best_auc:.3f} | "
-                       f"{r.logloss:.4f} | {r.logloss / best_ll:.3f} | {r.ece:.4f} | "
+            both = auc[[name, best]].dropna().index
+            a_ratio = auc.loc[both, name].mean() / auc.loc[both, best].mean()
+            l_ratio = ll.loc[both, name].mean() / ll.loc[both, best].mean()
+            label = name
+            if r.seeds < seeds:  # a row of a shorter run says so
+                label = f"{name} [{int(r.seeds)} seed{'s' if r.seeds > 1 else ''}]"
+            paired = "" if len(both) == max(r.seeds, 1) == peers.loc[best, "seeds"] \
+                else f" (on {len(both)} shared seed{'s' if len(both) > 1 else ''})"
+            sd = f"{r.auc_sd:.4f}" if r.seeds > 1 else "-"
+            out.append(f"| {label} | {r.auc:.4f} ± {sd} | {a_ratio:.3f}{paired} | "
+                       f"{r.logloss:.4f} | {l_ratio:.3f} | {r.ece:.4f} | "
                        f"{r.ece_floor:.4f} | "
-                       f"{r.fit_s:.2f} | {r.rows_per_s:,.0f} | {blend} |")
+                       f"{r.fit_s:.0f} | {r.rows_per_s:,.0f} | {blend} |")
     return "\n".join(out)
 
 
