@@ -303,9 +303,9 @@ def summarise(df: pd.DataFrame) -> str:
     ours used the logistic blend, and its mean weight there.
 
     The best peer is the one with the best mean AUC on the seeds every peer has; each row's
-    ratios to it are taken on
-    the seeds both have (runs split over processes may have finished different seeds), and
-    a row with fewer seeds than the data set's longest run says how many it has.
+    ratios to it are taken on the seeds both have (runs split over processes may have
+    finished different seeds), and a row with fewer seeds than the data set's longest run
+    says how many it has.
     """
     out = []
     # runs split over processes may repeat a (data set, model, seed): keep the first
