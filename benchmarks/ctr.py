@@ -255,7 +255,8 @@ def run_real(datasets: list[str], with_deep: bool, only: list[str] | None = None
              seeds: tuple[int, ...] = SEEDS) -> pd.DataFrame:
     """Every model on every data set and seed; with ``rows_csv`` the rows so far are
     rewritten there after each seed (a long run leaves what it finished)."""
-    models = {"adwise gbdt": ours("gbdt"), "adwise logreg": ours("logreg"),
+    models = {"adwise gbdt": ours("gbdt"), "adwise gbdt, no blend": ours("gbdt", blend="off"),
+              "adwise logreg": ours("logreg"),
               "adwise forest (100 trees)": ours("forest", forest_trees=100),
               "adwise tree": ours("tree")}
     if tune:
