@@ -11,7 +11,8 @@ from deepctr-torch (2 epochs, its documented defaults) when it is installed.
 
 Run::
 
-    .venv/bin/python benchmarks/ctr.py                 # real-data comparison (~8 min)
+    .venv/bin/python benchmarks/ctr.py                 # real-data comparison (4 data sets)
+    .venv/bin/python benchmarks/ctr.py --datasets criteo,avazu  # the two CTR logs (~8 min)
     .venv/bin/python benchmarks/ctr.py --scale 1000000  # + fit time / memory on 1 M events
     .venv/bin/python benchmarks/ctr.py --scale 1000000,5000000,10000000 --skip-real
     .venv/bin/python benchmarks/ctr.py --no-deep --models "adwise gbdt,peer"  # a subset
@@ -29,7 +30,9 @@ With ``--tune BUDGET`` (e.g. ``--tune 30t``) two more rows: ours with ``--tune``
 LightGBM tuned by the same seeded TPE search with the same budget, each validated on 5-fold
 cross-validation of the training rows only (never the test rows)::
 
-    .venv/bin/python benchmarks/ctr.py --no-deep --models "gbdt,LightGBM" --tune 30t
+    .venv/bin/python benchmarks/ctr.py --no-deep --models "adwise gbdt,LightGBM" --tune 10t
+
+"adwise gbdt, no blend" is ours with ``blend="off"`` (the GBDT without its logistic blend).
 
 Peers are dev-only: `pip install deepctr-torch` (pulls torch).
 """
