@@ -1,17 +1,24 @@
-"""CTR benchmark: adwise.behavior against its peers on Criteo and Avazu samples, plus a scale run.
+"""CTR benchmark: adwise.behavior against its peers on Criteo, Avazu and bank-marketing samples,
+plus a scale run.
 
 Same splits for every model: 5 seeds, each a random 80/20 split (seeded permutation) of the
-shared sample.  Peers: scikit-learn DecisionTree and RandomForest with default settings (as the
+shared sample.  The bank samples (UCI Bank Marketing, ``bank-full`` and
+``bank-additional-full``: will the called client subscribe a term deposit) are used without
+``duration``, the length of the call, which is only known after the call (see the data's
+README).  Peers: scikit-learn DecisionTree and RandomForest with default settings (as the
 seed writes them), LightGBM with default parameters (ordinal-encoded categoricals), and DeepFM
 from deepctr-torch (2 epochs, its documented defaults) when it is installed.
 
 Run::
 
-    .venv/bin/python benchmarks/ctr.py                 # real-data comparison (~8 min)
+    .venv/bin/python benchmarks/ctr.py                 # real-data comparison (4 data sets)
+    .venv/bin/python benchmarks/ctr.py --datasets criteo,avazu  # the two CTR logs (~8 min)
     .venv/bin/python benchmarks/ctr.py --scale 1000000  # + fit time / memory on 1 M events
     .venv/bin/python benchmarks/ctr.py --scale 1000000,5000000,10000000 --skip-real
     .venv/bin/python benchmarks/ctr.py --no-deep --models "adwise gbdt,peer"  # a subset
     .venv/bin/python benchmarks/ctr.py --skip-real --scale 1000000 --n-jobs 2  # 2 threads
+    .venv/bin/python benchmarks/ctr.py --datasets bank-full --rows bank.csv  # per-seed rows
+    .venv/bin/python benchmarks/ctr.py --summarise a.csv,b.csv  # one table from such runs
 
 The scale run also fits peer LightGBM (defaults) on the same rows and threads and times both
 models on a 1 M-row frame and on 100-row calls, and reports two oracle ceilings (the true
@@ -23,7 +30,9 @@ With ``--tune BUDGET`` (e.g. ``--tune 30t``) two more rows: ours with ``--tune``
 LightGBM tuned by the same seeded TPE search with the same budget, each validated on 5-fold
 cross-validation of the training rows only (never the test rows)::
 
-    .venv/bin/python benchmarks/ctr.py --no-deep --models "gbdt,LightGBM" --tune 30t
+    .venv/bin/python benchmarks/ctr.py --no-deep --models "adwise gbdt,LightGBM" --tune 10t
+
+"adwise gbdt, no blend" is ours with ``blend="off"`` (the GBDT without its logistic blend).
 
 Peers are dev-only: `pip install deepctr-torch` (pulls torch).
 """
@@ -54,6 +63,8 @@ from adwise.metrics import expected_calibration_error, log_loss, roc_auc  # noqa
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEEDS = (0, 1, 2, 3, 4)
+BANK = ("bank-full", "bank-additional-full")
+DATASETS = ("criteo", "avazu", *BANK)
 
 
 def load(name: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -62,6 +73,10 @@ def load(name: str) -> tuple[pd.DataFrame, np.ndarray]:
 
         df = read_plain(DATA / "criteo" / "criteo_train_head10k.txt", "criteo")
         return df.drop(columns="label"), df["label"].to_numpy()
+    if name in BANK:
+        df = pd.read_csv(DATA / "bank_marketing" / f"{name}.csv.gz", sep=";")
+        y = (df.pop("y") == "yes").astype(int).to_numpy()
+        return df.drop(columns="duration"), y
     df = pd.read_csv(DATA / "avazu" / "avazu_train_head10k.csv")
     return df.drop(columns=["click", "id", "hour"]), df["click"].to_numpy()
 
@@ -159,8 +174,15 @@ def ours(model: str, **params):
         fit = time.perf_counter() - t
         t = time.perf_counter()
         p = m.predict_ctr(te)
-        return p, fit, time.perf_counter() - t
+        return p, fit, time.perf_counter() - t, _blend_info(m)
     return fit_predict
+
+
+def _blend_info(m: CTRModel) -> dict:
+    b = getattr(m, "blend_", None)
+    if not b:
+        return {}
+    return {"blend_used": b["used"], "blend_weight": b["weight"] if b["used"] else 0.0}
 
 
 def _cv_folds(y: np.ndarray, seed: int, k: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -219,7 +241,7 @@ def ours_tuned(budget: str):
         fit = time.perf_counter() - t
         t = time.perf_counter()
         p = m.predict_ctr(te)
-        return p, fit, time.perf_counter() - t
+        return p, fit, time.perf_counter() - t, _blend_info(m)
     return fit_predict
 
 
@@ -232,8 +254,12 @@ def ece_floor(p: np.ndarray, draws: int = 200) -> float:
 
 
 def run_real(datasets: list[str], with_deep: bool, only: list[str] | None = None,
-             tune: str | None = None) -> pd.DataFrame:
-    models = {"adwise gbdt": ours("gbdt"), "adwise logreg": ours("logreg"),
+             tune: str | None = None, rows_csv: str | None = None,
+             seeds: tuple[int, ...] = SEEDS) -> pd.DataFrame:
+    """Every model on every data set and seed; with ``rows_csv`` the rows so far are
+    rewritten there after each seed (a long run leaves what it finished)."""
+    models = {"adwise gbdt": ours("gbdt"), "adwise gbdt, no blend": ours("gbdt", blend="off"),
+              "adwise logreg": ours("logreg"),
               "adwise forest (100 trees)": ours("forest", forest_trees=100),
               "adwise tree": ours("tree")}
     if tune:
@@ -256,44 +282,75 @@ def run_real(datasets: list[str], with_deep: bool, only: list[str] | None = None
     rows = []
     for ds in datasets:
         X, y = load(ds)
-        for seed in SEEDS:
+        for seed in seeds:
             perm = np.random.default_rng(seed).permutation(len(y))
             cut = int(0.8 * len(y))
             tr, te = perm[:cut], perm[cut:]
             for name, fn in every.items():
-                p, fit, pred = fn(X.iloc[tr].reset_index(drop=True), y[tr],
-                                  X.iloc[te].reset_index(drop=True), seed)
+                p, fit, pred, *info = fn(X.iloc[tr].reset_index(drop=True), y[tr],
+                                         X.iloc[te].reset_index(drop=True), seed)
                 p = np.clip(np.asarray(p, dtype=float), 0, 1)
                 rows.append({"dataset": ds, "model": name, "seed": seed,
                              "auc": roc_auc(y[te], p), "logloss": log_loss(y[te], p),
                              "ece": expected_calibration_error(y[te], p),
                              "ece_floor": ece_floor(p), "fit_s": fit,
-                             "rows_per_s": len(te) / pred})
+                             "rows_per_s": len(te) / pred, **(info[0] if info else {})})
                 print(f"{ds} seed {seed} {name:30s} auc {rows[-1]['auc']:.4f} "
-                      f"logloss {rows[-1]['logloss']:.4f}", flush=True)
+                      f"logloss {rows[-1]['logloss']:.4f} fit {fit:.0f} s", flush=True)
+            if rows_csv:
+                pd.DataFrame(rows).to_csv(rows_csv, index=False)
     return pd.DataFrame(rows)
 
 
 def summarise(df: pd.DataFrame) -> str:
+    """One table per data set: mean and sd over the seeds; ``blend`` says on how many seeds
+    ours used the logistic blend, and its mean weight there.
+
+    The best peer is the one with the best mean AUC on the seeds every peer has; each row's
+    ratios to it are taken on the seeds both have (runs split over processes may have
+    finished different seeds), and a row with fewer seeds than the data set's longest run
+    says how many it has.
+    """
     out = []
+    # runs split over processes may repeat a (data set, model, seed): keep the first
+    df = df.drop_duplicates(["dataset", "model", "seed"])
+    if "blend_used" not in df:
+        df = df.assign(blend_used=np.nan, blend_weight=np.nan)
     for ds, g in df.groupby("dataset", sort=False):
         s = g.groupby("model", sort=False).agg(
             auc=("auc", "mean"), auc_sd=("auc", "std"), logloss=("logloss", "mean"),
             ece=("ece", "mean"), ece_floor=("ece_floor", "mean"), fit_s=("fit_s", "mean"),
-            rows_per_s=("rows_per_s", "mean"))
+            rows_per_s=("rows_per_s", "mean"), seeds=("seed", "nunique"),
+            blend_n=("blend_used", lambda v: int(v.fillna(False).astype(bool).sum())),
+            blend_known=("blend_used", lambda v: int(v.notna().sum())),
+            blend_w=("blend_weight", lambda v: v[v > 0].mean()))
         peers = s[s.index.str.startswith("peer")]
-        best_auc = peers["auc"].max()
-        best_ll = peers["logloss"].min()
-        out.append(f"\n### {ds} (5 seeds, random 80/20; best peer AUC {best_auc:.4f}, "
-                   f"best peer logloss {best_ll:.4f})\n")
+        auc = g.pivot(index="seed", columns="model", values="auc")
+        # the best peer by mean AUC on the seeds every peer has
+        best = auc[list(peers.index)].dropna().mean().idxmax()
+        ll = g.pivot(index="seed", columns="model", values="logloss")
+        seeds = int(s["seeds"].max())
+        out.append(f"\n### {ds} (up to {seeds} seeds, random 80/20; best peer: {best}, AUC "
+                   f"{peers.loc[best, 'auc']:.4f} on {int(peers.loc[best, 'seeds'])} seeds)\n")
         out.append("| model | AUC mean ± sd | AUC / best peer | logloss | logloss / best peer "
-                   "| ECE | ECE floor | fit s | predict rows/s |")
-        out.append("|---|---|---|---|---|---|---|---|---|")
+                   "| ECE | ECE floor | fit s | predict rows/s | blend used (mean weight) |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
         for name, r in s.iterrows():
-            out.append(f"| {name} | {r.auc:.4f} ± {r.auc_sd:.4f} | {r.auc / best_auc:.3f} | "
-                       f"{r.logloss:.4f} | {r.logloss / best_ll:.3f} | {r.ece:.4f} | "
+            blend = (f"{int(r.blend_n)}/{int(r.blend_known)}"
+                     + (f" ({r.blend_w:.2f})" if r.blend_n else "")) if r.blend_known else ""
+            both = auc[[name, best]].dropna().index
+            a_ratio = auc.loc[both, name].mean() / auc.loc[both, best].mean()
+            l_ratio = ll.loc[both, name].mean() / ll.loc[both, best].mean()
+            label = name
+            if r.seeds < seeds:  # a row of a shorter run says so
+                label = f"{name} [{int(r.seeds)} seed{'s' if r.seeds > 1 else ''}]"
+            paired = "" if len(both) == max(r.seeds, 1) == peers.loc[best, "seeds"] \
+                else f" (on {len(both)} shared seed{'s' if len(both) > 1 else ''})"
+            sd = f"{r.auc_sd:.4f}" if r.seeds > 1 else "-"
+            out.append(f"| {label} | {r.auc:.4f} ± {sd} | {a_ratio:.3f}{paired} | "
+                       f"{r.logloss:.4f} | {l_ratio:.3f} | {r.ece:.4f} | "
                        f"{r.ece_floor:.4f} | "
-                       f"{r.fit_s:.2f} | {r.rows_per_s:,.0f} |")
+                       f"{r.fit_s:.0f} | {r.rows_per_s:,.0f} | {blend} |")
     return "\n".join(out)
 
 
@@ -490,7 +547,7 @@ def run_scale(sizes: list[int], n_jobs: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--datasets", default="criteo,avazu")
+    ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--no-deep", action="store_true", help="Skip adwise's own DeepFM.")
     ap.add_argument("--scale", default="", help="Comma-separated event counts, e.g. 1000000.")
     ap.add_argument("--skip-real", action="store_true")
@@ -501,7 +558,20 @@ def main() -> None:
     ap.add_argument("--tune", default=None,
                     help="Add ours with --tune and LightGBM tuned by the same search, each "
                          "with this budget (SECONDS or TRIALS, e.g. 40t).")
+    ap.add_argument("--rows", default=None,
+                    help="Write the per-seed rows to this CSV (rewritten after each seed).")
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)),
+                    help="Comma-separated split seeds (default 0-4).")
+    ap.add_argument("--summarise", default=None,
+                    help="Only print the tables of these comma-separated --rows CSVs.")
     a = ap.parse_args()
+    if a.summarise:
+        text = summarise(pd.concat([pd.read_csv(f) for f in a.summarise.split(",")],
+                                   ignore_index=True))
+        print(text)
+        if a.out:
+            Path(a.out).write_text(text + "\n")
+        return
     if a.scale_child:
         print(json.dumps(scale_one(a.scale_child, a.n_jobs)))
         return
@@ -510,7 +580,8 @@ def main() -> None:
         if not DATA.is_dir():
             sys.exit(f"shared data not found at {DATA}")
         df = run_real(a.datasets.split(","), with_deep=not a.no_deep,
-                      only=[m for m in a.models.split(",") if m], tune=a.tune)
+                      only=[m for m in a.models.split(",") if m], tune=a.tune, rows_csv=a.rows,
+                      seeds=tuple(int(x) for x in a.seeds.split(",")))
         text += summarise(df)
     if a.scale:
         text += run_scale([int(x) for x in a.scale.split(",")], a.n_jobs)

@@ -257,6 +257,8 @@ def test_encoded_rows_equal_the_encoded_frame():
         assert block.flags.c_contiguous
         np.testing.assert_array_equal(block, Z[r])
         pd.testing.assert_frame_equal(enc.frame(r), F.iloc[r])
+        # a subset of the columns (what the blend's logistic model reads)
+        pd.testing.assert_frame_equal(enc.columns(["x", "site"], r), F.iloc[r][["x", "site"]])
 
 
 def test_batched_lightgbm_dataset_gives_the_same_model(monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,10 @@ def test_end_to_end_cli(loaded_workspace, small_world, tmp_path, capsys):
     assert res["version"] == "v0001"
     assert res["rows_train"] + res["rows_test"] == ws.row_counts()["events"]
     assert 0.55 < res["auc"] < 1 and res["ece"] < 0.02
+    # the blend decision is printed and stored with the model
+    assert isinstance(res["blend"]["used"], bool) and 0 <= res["blend"]["weight"] <= 1
+    assert set(res["blend"]["validation_logloss"]) == {"gbdt", "blend"}
+    assert ws.registry.get("behavior").metadata["blend"] == res["blend"]
     # score the last events of the world through the CLI with explanations
     ev = pd.read_parquet(small_world / "events.parquet").tail(50)
     ev.to_csv(tmp_path / "score.csv", index=False)
@@ -93,6 +98,21 @@ def test_evaluate_plain_files_json(tmp_path, capsys):
         assert k in res
     assert res["rows_train"] == 1500 and res["rows_test"] == 500 and res["auc"] > 0.65
     assert res["categorical_columns"] == ["site"] and res["numeric_columns"] == ["x"]
+    # the logit of this target is linear in x and site: the logistic blend is used
+    assert res["blend"]["used"] is True and res["blend"]["weight"] > 0
+    assert res["blend"]["validation_logloss"]["blend"] < res["blend"]["validation_logloss"][
+        "gbdt"]
+
+
+def test_evaluate_prints_the_blend_decision(tmp_path, capsys):
+    _write_csv(tmp_path / "tr.csv", 1500, 0)
+    _write_csv(tmp_path / "te.csv", 300, 1)
+    rc = main(["behavior", "evaluate", "--train", str(tmp_path / "tr.csv"), "--test",
+               str(tmp_path / "te.csv"), "--target", "click"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert re.search(r"blend: GBDT \+ logistic \(weight [01]\.\d\d in log-odds\), validation "
+                     r"logloss 0\.\d{4} -> 0\.\d{4}", out), out
 
 
 def test_evaluate_bad_inputs(tmp_path, capsys):

@@ -53,6 +53,15 @@ def _budget(tune: bool, budget: str):
     return Budget.parse(budget) if tune else None
 
 
+def _blend_line(blend: dict) -> str:
+    ll = blend["validation_logloss"]
+    if blend["used"]:
+        return (f"blend: GBDT + logistic (weight {blend['weight']:.2f} in log-odds), "
+                f"validation logloss {ll['gbdt']:.4f} -> {ll['blend']:.4f}")
+    return (f"blend: GBDT alone (the logistic blend's validation logloss {ll['blend']:.4f} "
+            f"is not below {ll['gbdt']:.4f})")
+
+
 def _tuning_line(tuning: dict) -> str:
     chosen = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in tuning["params"].items())
@@ -141,6 +150,8 @@ def train(
     console.print(f"test split: {res.split}")
     if "tuning" in res.metrics:
         console.print(_tuning_line(res.metrics["tuning"]))
+    if res.metrics.get("blend"):
+        console.print(_blend_line(res.metrics["blend"]))
     if res.cvr_metrics:
         console.print(f"pCVR (clicked events): {_summary(res.cvr_metrics)}")
     if imp:
@@ -210,6 +221,8 @@ def evaluate(
         console.print(f"test split: {out['split']}")
     if "tuning" in out:
         console.print(_tuning_line(out["tuning"]))
+    if out.get("blend"):
+        console.print(_blend_line(out["blend"]))
     console.print(f"fit {out['fit_seconds']:.1f} s, predict "
                   f"{out['predict_rows_per_second'] or 0:,.0f} rows/s")
 

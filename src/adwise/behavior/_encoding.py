@@ -427,6 +427,13 @@ class EncodedRows:
             arr[:, j] = p.values(rows)
         return pd.DataFrame(arr, index=index, columns=self.names, copy=False)
 
+    def columns(self, names: list[str], rows: slice | np.ndarray) -> pd.DataFrame:
+        """The encoded columns ``names`` of the rows ``rows`` (the others are not made)."""
+        rows = rows_as_slice(rows)
+        pos = {n: j for j, n in enumerate(self.names)}
+        return pd.DataFrame({n: self._parts[pos[n]].values(rows) for n in names},
+                            index=self.index[rows])
+
 
 def rows_as_slice(rows: slice | np.ndarray) -> slice | np.ndarray:
     """Consecutive positions as a slice (views instead of gathered copies)."""

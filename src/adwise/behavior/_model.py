@@ -20,6 +20,12 @@ get the calibrated mean raw score (log-odds) of the fold models (bagging).  With
 ``n_folds=1`` one validation split (the last rows when ``time_ordered``) serves early stopping
 and calibration.
 
+With ``blend="auto"`` the GBDT gets a logistic side model on the same encoded rows (hashed
+one-hot codes, binned numerics and history features; :mod:`adwise.behavior._blend`), fitted on
+the same folds; the two are averaged in log-odds with the weight that minimises the
+out-of-fold log loss, and only when that lowers the cross-validated, calibrated log loss of
+the training rows' out-of-fold predictions (``blend_`` records the decision).
+
 References
 ----------
 Ke, G. et al. (2017). LightGBM: A highly efficient gradient boosting decision tree. NeurIPS.
@@ -42,6 +48,7 @@ import pandas as pd
 from adwise._exceptions import DependencyUnavailableError, InputError
 from adwise._params import Interval, Options, Predicate
 from adwise.base import AdwiseEstimator, check_is_fitted
+from adwise.behavior._blend import LinearPart, choose_blend
 from adwise.behavior._calibration import Calibrator, downsampling_correction
 from adwise.behavior._encoding import ColumnPlan, EncodedRows, TabularEncoder, detect_columns
 
@@ -140,7 +147,10 @@ class CTRModel(AdwiseEstimator):
         The rate ``w`` at which negatives were kept in the training data; predictions are
         corrected with :math:`p / (p + (1-p)/w)`.
     logreg_C : float, default 0.05
-        Inverse L2 strength of ``logreg``.
+        Inverse L2 strength of ``logreg`` and of ``gbdt``'s logistic side model.
+    blend : {"auto", "off"}, default "auto"
+        ``gbdt`` only: fit the logistic side model and blend it in when that lowers the
+        validation log loss (``blend_``); ``off`` skips it.
     min_samples_leaf : int or None, default None
         Leaf size of ``tree`` (default ``max(50, n/200)``) and ``forest`` (default 5).
     forest_trees : int, default 300
@@ -162,6 +172,11 @@ class CTRModel(AdwiseEstimator):
         Out-of-fold raw probabilities of the training rows (before calibration).
     best_iterations_ : list of int
         Boosting rounds kept per fold (``gbdt``).
+    blend_ : dict or None
+        ``gbdt`` with ``blend="auto"``: ``used``, ``weight`` (of the logistic model in
+        log-odds), ``validation_logloss`` (``gbdt``, ``blend``) and ``validation``; else None.
+    linear_models_ : list of LinearPart
+        The logistic side model per fold (empty unless the blend is used).
     feature_importance_ : dict
         Input column -> share of total split gain (``gbdt``), summing to 1.
     fit_seconds_ : float
@@ -197,6 +212,7 @@ class CTRModel(AdwiseEstimator):
         "te_smoothing": [Interval(float, 0.0, None)],
         "neg_sample_rate": [Interval(float, 0.0, 1.0, closed="right")],
         "logreg_C": [Interval(float, 0.0, None, closed="neither")],
+        "blend": [Options(("auto", "off"))],
         "min_samples_leaf": [None, Interval(int, 1, None)],
         "forest_trees": [Interval(int, 1, None)],
         "epochs": [Interval(int, 1, None)],
@@ -225,6 +241,7 @@ class CTRModel(AdwiseEstimator):
         te_smoothing: float = 20.0,
         neg_sample_rate: float = 1.0,
         logreg_C: float = 0.05,
+        blend: str = "auto",
         min_samples_leaf: int | None = None,
         forest_trees: int = 300,
         epochs: int = 10,
@@ -250,6 +267,7 @@ class CTRModel(AdwiseEstimator):
         self.te_smoothing = te_smoothing
         self.neg_sample_rate = neg_sample_rate
         self.logreg_C = logreg_C
+        self.blend = blend
         self.min_samples_leaf = min_samples_leaf
         self.forest_trees = forest_trees
         self.epochs = epochs
@@ -316,6 +334,10 @@ class CTRModel(AdwiseEstimator):
             self.models_.append(m)
             oof[va] = self._raw_one(m, F.frame(va) if isinstance(F, EncodedRows) else F.iloc[va])
         have = ~np.isnan(oof)
+        self.blend_: dict[str, Any] | None = None
+        self.linear_models_: list[LinearPart] = []
+        if self.model == "gbdt" and self.blend == "auto":
+            oof = self._fit_blend(F, yv, folds, oof, have)
         self.oof_raw_ = oof
         self.calibrator_ = Calibrator(self.calibration).fit(
             oof[have], yv[have], seed=self.random_state
@@ -324,6 +346,30 @@ class CTRModel(AdwiseEstimator):
             self.feature_importance_ = self._gain_importance()
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _fit_blend(self, F: pd.DataFrame | EncodedRows, y: np.ndarray,
+                   folds: list[tuple[np.ndarray, np.ndarray]], oof: np.ndarray,
+                   have: np.ndarray) -> np.ndarray:
+        """Fit the logistic side model on the GBDT's folds, decide the blend (``blend_``) and
+        return the out-of-fold raw probabilities of what is used."""
+        cols = list(self.encoder_.categorical) + list(self.encoder_.numeric)
+        lin = np.full(len(y), np.nan)
+        parts = []
+        for i, (tr, va) in enumerate(folds):
+            part = LinearPart.fit(self.encoder_, _columns(F, tr, cols), y[tr],
+                                  self.logreg_C, self.random_state + i)
+            parts.append(part)
+            lin[va] = part.raw(_columns(F, va, cols))
+        zg = _logit(oof[have])
+        self.blend_ = choose_blend(zg, lin[have], y[have], self.calibration, self.random_state)
+        self.blend_["logreg_C"] = self.logreg_C
+        if not self.blend_["used"]:
+            return oof
+        self.linear_models_ = parts
+        w = self.blend_["weight"]
+        out = oof.copy()
+        out[have] = _sigmoid((1 - w) * zg + w * lin[have])
+        return out
 
     def _folds(self, n: int, y: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng(self.random_state)
@@ -363,7 +409,7 @@ class CTRModel(AdwiseEstimator):
         if self.model == "logreg":
             from sklearn.linear_model import LogisticRegression
 
-            hasher = _Hasher(self.encoder_)
+            hasher = _Hasher(list(self.encoder_.categorical), list(self.encoder_.numeric))
             Z = hasher.transform(F.iloc[tr])
             est = LogisticRegression(C=self.logreg_C, solver="liblinear", max_iter=500)
             est.fit(Z, y[tr])
@@ -463,7 +509,12 @@ class CTRModel(AdwiseEstimator):
         z = np.zeros(len(F))
         for m in self.models_:
             z += _logit(self._raw_one(m, F))
-        return _sigmoid(z / len(self.models_))
+        z /= len(self.models_)
+        if self.linear_models_:
+            w = self.blend_["weight"]
+            lin = sum(part.raw(F) for part in self.linear_models_) / len(self.linear_models_)
+            z = (1 - w) * z + w * lin
+        return _sigmoid(z)
 
     def predict_ctr(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities of the event, shape ``(n,)``.
@@ -546,6 +597,8 @@ class CTRModel(AdwiseEstimator):
             "feature_importance": getattr(self, "feature_importance_", None),
             "fit_seconds": self.fit_seconds_,
             "n_models": len(self.models_),
+            "blend": self.blend_,
+            "linear_models": [part.to_dict() for part in self.linear_models_],
         }
         texts: dict[str, str] = {}
         pickles: dict[str, Any] = {}
@@ -571,6 +624,9 @@ class CTRModel(AdwiseEstimator):
         m.fit_seconds_ = state["fit_seconds"]
         if state.get("feature_importance") is not None:
             m.feature_importance_ = state["feature_importance"]
+        # artifacts saved before the blend existed have neither key: the GBDT alone
+        m.blend_ = state.get("blend")
+        m.linear_models_ = [LinearPart.from_dict(d) for d in state.get("linear_models", [])]
         if m.model == "gbdt":
             import lightgbm as lgb
 
@@ -584,12 +640,14 @@ class CTRModel(AdwiseEstimator):
 class _Hasher:
     """Hashed one-hot of categorical codes and quantile-binned numerics (for ``logreg``)."""
 
-    def __init__(self, enc: TabularEncoder, n_features: int = 2**18, n_bins: int = 16) -> None:
-        self.cats = list(enc.categorical)
-        self.nums = list(enc.numeric)
+    def __init__(self, categorical: list[str], numeric: list[str], n_features: int = 2**18,
+                 n_bins: int = 16, edges: dict[str, np.ndarray] | None = None) -> None:
+        self.cats = categorical
+        self.nums = numeric
         self.n_features = n_features
         self.n_bins = n_bins
-        self.edges: dict[str, np.ndarray] = {}
+        # learnt from the first rows transformed unless given
+        self.edges: dict[str, np.ndarray] = dict(edges or {})
 
     def transform(self, F: pd.DataFrame) -> Any:
         import scipy.sparse as sp
@@ -623,6 +681,13 @@ def _hash(field: int, code: np.ndarray, n_features: int) -> np.ndarray:
     h *= np.uint64(0xBF58476D1CE4E5B9)
     h ^= h >> np.uint64(29)
     return (h % np.uint64(n_features)).astype(np.int64)
+
+
+def _columns(F: pd.DataFrame | EncodedRows, rows: np.ndarray, cols: list[str]) -> pd.DataFrame:
+    """The encoded columns ``cols`` of the rows ``rows``."""
+    if isinstance(F, EncodedRows):
+        return F.columns(cols, rows)
+    return F.iloc[rows][cols]
 
 
 def _dense(F: pd.DataFrame) -> np.ndarray:

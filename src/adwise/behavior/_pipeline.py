@@ -204,6 +204,7 @@ def evaluate_files(
                       m.columns_, warnings)
     if model == "gbdt":
         out["top_features"] = dict(list(m.feature_importance_.items())[:10])
+        out["blend"] = m.blend_
     if tuning is not None:
         out["tuning"] = tuning.to_dict()
     return out
@@ -340,6 +341,8 @@ def train_workspace(
     metrics.update(rows_train=len(tr), rows_test=len(te), fit_seconds=ctr.fit_seconds_,
                    predict_rows_per_second=len(te) / pred_s if pred_s > 0 else None,
                    calibration=ctr.calibrator_.chosen_)
+    if getattr(ctr, "blend_", None) is not None:
+        metrics["blend"] = ctr.blend_
     if tuning is not None:
         metrics["tuning"] = tuning.to_dict()
     step()
@@ -389,7 +392,7 @@ def _save(ws: Any, ctr: CTRModel, cvr: CTRModel | None, metrics: dict, cvr_metri
             "columns": cols, "prior": wf.prior,
             "profile": None if wf.profile is None else wf.profile.to_dict()})
 
-    slim = {k: v for k, v in metrics.items() if k not in ("reliability", "tuning")}
+    slim = {k: v for k, v in metrics.items() if k not in ("reliability", "tuning", "blend")}
     mv = ws.registry.save(
         CAPABILITY, write,
         params={"model": model, "seed": seed, **{k: v for k, v in ctr.get_params().items()
@@ -409,6 +412,7 @@ def _save(ws: Any, ctr: CTRModel, cvr: CTRModel | None, metrics: dict, cvr_metri
             {k: v for k, v in cvr_metrics.items() if k != "reliability"},
             "has_cvr": cvr is not None,
             "tuning": metrics.get("tuning"),
+            "blend": metrics.get("blend"),
         },
     )
     return mv.version
