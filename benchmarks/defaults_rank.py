@@ -13,14 +13,15 @@ the training items excluded (``recsys.chrono_split`` / ``recsys.evaluate_ranker`
 1. ``--tune`` (seeded TPE, the budget split over EASE, item-kNN and ALS, validated on each
    user's latest 20 % of the training pairs; never the test) runs once per data set; the
    chosen component settings become candidates "tuned on <data set>".
-2. Every candidate configuration of ``HybridRecommender`` (the current defaults, the four
-   tuned ones and a few variants) is fitted and scored on every data set.
+2. Every candidate configuration of ``HybridRecommender`` (the previous defaults, the four
+   tuned ones, their median and a few variants) is fitted and scored on every data set; the
+   code's defaults (``HybridRecommender()``, set from the winner) are scored too, to check.
 3. The table: NDCG@10 per candidate and data set, the rank per data set, the average rank;
    and defaults / tuned per data set.
 
 Each data set's numbers are cached in ``benchmarks/results/defaults_rank/<name>.json`` (so
 that data sets can run in separate processes); ``--report`` only rebuilds
-``benchmarks/results/defaults.md`` from the cache; ``--tune-only`` stops after step 1 (run it
+``benchmarks/results/defaults_rank.md`` from the cache; ``--tune-only`` stops after step 1 (run it
 for every data set first when data sets run in parallel, so that each scores every tuned
 candidate).
 """
@@ -48,19 +49,44 @@ TUNE = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--tune=")), "
 ONLY = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--only=")), None)
 REPORT = "--report" in sys.argv
 TUNE_ONLY = "--tune-only" in sys.argv
+#: Score the candidates last to first into ``<name>.rev.json``: a second process on the same
+#: data set, meeting the first from the other end.
+REVERSE = "--reverse" in sys.argv
+#: Score only these candidates (comma-separated labels), into ``<name>.<first label>.json``.
+LABELS = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--labels=")),
+              None)
 
-#: Candidate hybrid configurations besides the current defaults, the tuned ones and their
-#: consensus: ``{label: HybridRecommender keyword arguments}``.
-VARIANTS: dict[str, dict] = {
-    "EASE reg 500, ALS reg 1": {"component_params": {"ease": {"reg": 500.0},
-                                                     "als": {"regularization": 1.0}}},
-    "ALS 128 factors, reg 5, alpha 2": {"component_params": {"als": {
-        "factors": 128, "regularization": 5.0, "alpha": 2.0}}},
-    "item-kNN 200 neighbours, shrink 50": {"component_params": {"item_knn": {
-        "n_neighbors": 200, "shrink": 50.0}}},
-    "recency half-lives 2.5-40": {"recency_half_lives": (2.5, 5.0, 10.0, 20.0, 40.0)},
-    "min_gain 0.002": {"min_gain": 0.002},
+#: The hybrid's defaults before this benchmark chose new ones (issue 15).
+PREVIOUS: dict = {
+    "component_params": {"ease": {"reg": 250.0}, "item_knn": {"n_neighbors": 100, "shrink": 10.0},
+                         "als": {"factors": 64, "regularization": 0.05, "alpha": 1.0,
+                                 "iterations": 15}},
+    "min_gain": 0.005,
 }
+
+
+def _previous(min_gain: float | None = None, **components: dict) -> dict:
+    """:data:`PREVIOUS` with some settings changed."""
+    out = {"component_params": {c: {**p, **components.get(c, {})}
+                                for c, p in PREVIOUS["component_params"].items()},
+           "min_gain": PREVIOUS["min_gain"] if min_gain is None else min_gain}
+    return out
+
+
+#: Candidate hybrid configurations besides the previous and new defaults, the tuned ones and
+#: their consensus: ``{label: HybridRecommender keyword arguments}``.
+VARIANTS: dict[str, dict] = {
+    "min_gain 0.002": _previous(min_gain=0.002),
+    "EASE reg 500, ALS reg 1": _previous(ease={"reg": 500.0}, als={"regularization": 1.0}),
+    "ALS 128 factors, reg 5, alpha 2": _previous(als={"factors": 128, "regularization": 5.0,
+                                                      "alpha": 2.0}),
+    "item-kNN 200 neighbours, shrink 50": _previous(item_knn={"n_neighbors": 200,
+                                                              "shrink": 50.0}),
+    "recency half-lives 2.5-40": {**_previous(),
+                                  "recency_half_lives": (2.5, 5.0, 10.0, 20.0, 40.0)},
+}
+#: The label of the code's defaults (``HybridRecommender()``), scored after the choice.
+NEW = "new defaults (in the code)"
 
 
 def _pairs(df: pd.DataFrame, weight: bool = False) -> pd.DataFrame:
@@ -141,6 +167,12 @@ DATASETS = {"movielens": movielens, "retail": retail, "journey": journey,
             "synthetic": synthetic}
 
 
+#: The median of the four tuned settings (``--tune=15t``), rounded: what the defaults
+#: would become.
+ROUNDED = {"ease": {"reg": 250.0}, "item_knn": {"n_neighbors": 80, "shrink": 40.0},
+           "als": {"factors": 64, "regularization": 1.0, "alpha": 1.25, "iterations": 20}}
+
+
 def _consensus(tuned: dict[str, dict]) -> dict[str, dict]:
     """Per component and parameter, the median of the tuned values over the data sets (on a
     log scale where the search is; integers rounded)."""
@@ -159,14 +191,13 @@ def _consensus(tuned: dict[str, dict]) -> dict[str, dict]:
 def candidates(tuned: dict[str, dict]) -> tuple[dict[str, dict], dict[str, str]]:
     """``({label: HybridRecommender kwargs}, {label of a duplicate: label kept})``: a tuned
     configuration equal to one already listed (a search whose defaults won) is scored once."""
-    from adwise.delivery._implicit import make_recommender
-
     def key(params: dict) -> str:
-        full = {c: {**make_recommender(c).get_params(), **params.get(c, {})}
-                for c in ("ease", "item_knn", "als")}
+        full = {c: {**p, **params.get(c, {})} for c, p in PREVIOUS["component_params"].items()}
         return json.dumps(full, sort_keys=True, default=float)
 
-    out, alias, seen = {"current defaults": {}}, {}, {key({}): "current defaults"}
+    out = {"previous defaults": PREVIOUS, NEW: {}}
+    alias, seen = {}, {key({}): "previous defaults"}
+    # tuned settings are used with the previous min_gain: the search started from those defaults
     configs = {f"tuned on {n}": p for n, p in tuned.items()}
     if len(tuned) > 1:
         configs["median of the tuned settings"] = _consensus(tuned)
@@ -175,8 +206,14 @@ def candidates(tuned: dict[str, dict]) -> tuple[dict[str, dict], dict[str, str]]
         if k in seen:
             alias[label] = seen[k]
         else:
-            seen[k], out[label] = label, {"component_params": params}
-    return {**out, **VARIANTS}, alias
+            seen[k], out[label] = label, {"component_params": params,
+                                          "min_gain": PREVIOUS["min_gain"]}
+    both = {}
+    if len(tuned) > 1:  # added after the first table: the two best-ranked changes together
+        both["median of the tuned settings, min_gain 0.002"] = {
+            "component_params": _consensus(tuned), "min_gain": 0.002}
+        both["the same, rounded"] = {"component_params": ROUNDED, "min_gain": 0.002}
+    return {**out, **both, **VARIANTS}, alias
 
 
 def _ts_order(ts: pd.Series) -> np.ndarray:
@@ -189,6 +226,9 @@ def run_dataset(name: str, tuned_all: dict[str, dict]) -> dict:
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"{name}.json"
     res = json.loads(path.read_text()) if path.exists() else {"ndcg": {}, "seconds": {}}
+    if REVERSE or LABELS:
+        res = _merged(name)
+        path = CACHE / (f"{name}.rev.json" if REVERSE else f"{name}.{LABELS[0][:20]}.json")
     df, feats, weighted, note = DATASETS[name]()
     df = df.assign(ts=_ts_order(df["ts"])).reset_index(drop=True)
     feats.index = feats.index.astype(str)
@@ -212,8 +252,9 @@ def run_dataset(name: str, tuned_all: dict[str, dict]) -> dict:
         path.write_text(json.dumps(res, indent=1, default=float))
         print(f"[{name}] tuned ({TUNE}): {params} ({res['tune_seconds']:.0f} s)", flush=True)
     tuned_all = {**tuned_all, name: res["tuned"]}
-    for label, kw in candidates(tuned_all)[0].items():
-        if TUNE_ONLY or label in res["ndcg"]:
+    todo = list(candidates(tuned_all)[0].items())
+    for label, kw in reversed(todo) if REVERSE else todo:
+        if TUNE_ONLY or label in _merged(name)["ndcg"] or (LABELS and label not in LABELS):
             continue
         rep, t = evaluate_ranker(HybridRecommender(**kw), train, test, "u", "i", feats,
                                  "ts", w)
@@ -223,16 +264,32 @@ def run_dataset(name: str, tuned_all: dict[str, dict]) -> dict:
     return res
 
 
+def _merged(name: str) -> dict:
+    """The cache of ``name`` with the scores of ``--reverse`` / ``--labels`` processes merged
+    in."""
+    res = json.loads((CACHE / f"{name}.json").read_text())
+    for part in sorted(CACHE.glob(f"{name}.*.json")):  # --reverse and --labels processes
+        other = json.loads(part.read_text())
+        for key in ("ndcg", "seconds"):
+            res[key] = {**other[key], **res[key]}
+    for key in ("ndcg", "seconds"):  # the label while these were the code's defaults
+        if "current defaults" in res[key]:
+            res[key]["previous defaults"] = res[key].pop("current defaults")
+    return res
+
+
 def _cached() -> dict[str, dict]:
-    return {n: json.loads((CACHE / f"{n}.json").read_text()) for n in DATASETS
-            if (CACHE / f"{n}.json").exists()}
+    return {n: _merged(n) for n in DATASETS if (CACHE / f"{n}.json").exists()}
 
 
 def report(results: dict[str, dict]) -> str:
-    names = [n for n in DATASETS if n in results]
+    names = [n for n in DATASETS if results.get(n, {}).get("ndcg")]
     tuned = {n: results[n]["tuned"] for n in names if "tuned" in results[n]}
     cands, alias = candidates(tuned)
-    labels = [c for c in cands if all(c in results[n]["ndcg"] for n in names)]
+    # the code's defaults are scored after the choice: they are not a candidate
+    labels = [c for c in cands if c != NEW and all(c in results[n]["ndcg"] for n in names)]
+    partial = [c for c in cands if c != NEW and c not in labels
+               and any(c in results[n]["ndcg"] for n in names)]
     nd = pd.DataFrame({n: [results[n]["ndcg"][c] for c in labels] for n in names},
                       index=labels)
     ranks = nd.rank(ascending=False, method="average")
@@ -245,16 +302,21 @@ def report(results: dict[str, dict]) -> str:
         cells = [f"{nd.loc[c, n]:.4f} ({ranks.loc[c, n]:g})" for n in names]
         shown = c + "".join(f" (= {a})" for a in same[c])
         lines.append(f"| {shown} | " + " | ".join(cells) + f" | {avg[c]:.2f} |")
-    best = order[0]
-    lines += ["", f"Best average rank: **{best}**.", "",
-              "| data set | defaults (best average rank) | tuned on it (`--tune " + TUNE
-              + "`) | defaults / tuned | current defaults / tuned |", "|---|---|---|---|---|"]
+    for c in partial:
+        cells = [f"{results[n]['ndcg'][c]:.4f}" if c in results[n]["ndcg"] else "not run"
+                 for n in names]
+        lines.append(f"| {c} (not ranked: not run everywhere) | " + " | ".join(cells) + " | |")
+    lines += ["", f"Best average rank: **{order[0]}**.", "",
+              f"| data set | {NEW} | previous defaults | tuned on it (`--tune {TUNE}`) | "
+              "new defaults / tuned | previous defaults / tuned |", "|---|---|---|---|---|---|"]
     for n in names:
         t = alias.get(f"tuned on {n}", f"tuned on {n}")
+        new = results[n]["ndcg"].get(NEW)
         if t in nd.index:
-            lines.append(f"| {n} | {nd.loc[best, n]:.4f} | {nd.loc[t, n]:.4f} | "
-                         f"{nd.loc[best, n] / nd.loc[t, n]:.3f} | "
-                         f"{nd.loc['current defaults', n] / nd.loc[t, n]:.3f} |")
+            tv, pv = nd.loc[t, n], nd.loc["previous defaults", n]
+            shown = ("not run", "") if new is None else (f"{new:.4f}", f"{new / tv:.3f}")
+            lines.append(f"| {n} | {shown[0]} | {pv:.4f} | {tv:.4f} | {shown[1]} | "
+                         f"{pv / tv:.3f} |")
     lines += ["", "Data and tuned settings:", ""]
     for n in names:
         r = results[n]
@@ -271,7 +333,13 @@ def main() -> None:
             for n in names:
                 tuned[n] = run_dataset(n, tuned)["tuned"]
     if not TUNE_ONLY:
-        print(report(_cached()))
+        text = report(_cached())
+        print(text)
+        (RESULTS / "defaults_rank.md").write_text(
+            "# Hybrid ranker defaults: every candidate on every data set\n\n"
+            "Written by `.venv/bin/python benchmarks/defaults_rank.py --tune=" + TUNE + "` "
+            "(each user's chronologically last 20 % of (user, item) pairs as test, NDCG@10, "
+            "training items excluded; rank 1 = best on that data set).\n\n" + text + "\n")
 
 
 if __name__ == "__main__":

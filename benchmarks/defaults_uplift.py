@@ -37,8 +37,6 @@ CANDIDATES: dict[str, dict] = {
     "logistic C 10": {"logistic_C": 10.0},
     "smaller trees (7 leaves, 200 min child)": {"num_leaves": 7, "min_child_samples": 200},
     "larger trees (31 leaves, 50 min child)": {"num_leaves": 31, "min_child_samples": 50},
-    "slower (300 trees, lr 0.025)": {"n_estimators": 300, "learning_rate": 0.025},
-    "fewer trees (80, lr 0.05)": {"n_estimators": 80},
 }
 
 
