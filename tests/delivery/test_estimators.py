@@ -332,11 +332,13 @@ def test_planner_without_bids_ranks_by_pctr_and_says_so():
 
 def test_ranking_defaults_are_the_average_rank_choice():
     """Chosen by benchmarks/defaults_rank.py over four data sets (issue 15): the median of the
-    tuned component settings and a smaller min_gain; the components' defaults reach the
-    hybrid's components."""
+    tuned component settings, a smaller min_gain and a wider range of half-lives; the
+    components' defaults reach the hybrid's components."""
     from adwise.delivery._implicit import ImplicitALSRecommender
 
-    assert HybridRecommender().min_gain == 0.002
+    hybrid = HybridRecommender().get_params()
+    assert hybrid["min_gain"] == 0.002
+    assert hybrid["recency_half_lives"] == (2.5, 5.0, 10.0, 20.0, 40.0)
     assert ItemKNNRecommender().get_params() == {"n_neighbors": 77, "shrink": 40.8}
     als = ImplicitALSRecommender().get_params()
     assert (als["factors"], als["regularization"], als["alpha"], als["iterations"]) == (
