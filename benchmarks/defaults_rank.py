@@ -88,7 +88,7 @@ VARIANTS: dict[str, dict] = {
 }
 #: The label of the code's defaults (``HybridRecommender()``), scored after the choice.
 NEW = "new defaults (in the code)"
-TUNED_NEW = "tuned here, new hybrid settings"
+TUNED_NEW = "tuned here with the new hybrid settings"
 
 
 def _pairs(df: pd.DataFrame, weight: bool = False) -> pd.DataFrame:
