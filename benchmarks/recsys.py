@@ -34,6 +34,7 @@ from adwise.delivery import (
     BiasedMF,
     ClickModel,
     DeliveryPlanner,
+    HybridRecommender,
     RatingBlend,
     make_recommender,
 )
@@ -239,10 +240,35 @@ def _tuned(model, train, u, i, order, weight):
     return make_recommender(model, **params[model])
 
 
-def ranking(train, test, u, i, feats=None, order=None, weight=None):
-    """Ranking rows, and a line on what the hybrid chose on its inner validation split."""
+def chrono_split(df: pd.DataFrame, u: str, order: str, test_share: float = 0.2) -> np.ndarray:
+    """Boolean test mask (aligned with ``df``'s rows): each user's chronologically last
+    ``test_share`` of rows (ties kept in row order)."""
+    d = df.reset_index(drop=True).sort_values([u, order], kind="stable")
+    pos = d.groupby(u).cumcount()
+    n = d.groupby(u)[u].transform("size")
+    return (pos >= np.ceil(n * (1.0 - test_share))).sort_index().to_numpy()
+
+
+def evaluate_ranker(m, train, test, u, i, feats=None, order=None, weight=None, k=10):
+    """Fit ``m`` on ``train`` and score its top-``k`` (training items excluded) against each
+    test user's items: ``(ranking_report, fit seconds)``.  The hybrid also gets the item
+    features and the interaction order."""
     rel = test.groupby(test[u].astype(str))[i].agg(lambda s: [str(x) for x in s])
     users = rel.index.to_numpy(dtype=object)
+    kw = {}
+    if isinstance(m, HybridRecommender):
+        kw["item_features"] = feats
+        if order is not None:
+            kw["order"] = train[order].to_numpy()
+    t0 = time.perf_counter()
+    m.fit(train[u], train[i], None if weight is None else train[weight], **kw)
+    t = time.perf_counter() - t0
+    rec = [np.asarray(x, dtype=object).astype(str) for x in m.recommend(users, k=k)]
+    return ranking_report(rec, rel.tolist(), n_items=len(m.items_), k=k), t
+
+
+def ranking(train, test, u, i, feats=None, order=None, weight=None):
+    """Ranking rows, and a line on what the hybrid chose on its inner validation split."""
     rows, chosen = [], ""
     models = [("adwise hybrid", "hybrid"), ("EASE (adwise, reg 250)", "ease"),
               ("item-kNN (adwise)", "item_knn"), ("implicit ALS", "als"),
@@ -257,14 +283,8 @@ def ranking(train, test, u, i, feats=None, order=None, weight=None):
         m = (_tuned(model, train, u, i, order, weight) if "tune" in name
              else make_recommender(model))
         t_tune = time.perf_counter() - t0
-        kw = {"item_features": feats if model == "hybrid" else None}
-        if model == "hybrid" and order is not None:
-            kw["order"] = train[order].to_numpy()
-        t0 = time.perf_counter()
-        m.fit(train[u], train[i], None if weight is None else train[weight], **kw)
-        t = time.perf_counter() - t0 + t_tune
-        rec = [np.asarray(x, dtype=object).astype(str) for x in m.recommend(users, k=10)]
-        rep = ranking_report(rec, rel.tolist(), n_items=len(m.items_), k=10)
+        rep, t = evaluate_ranker(m, train, test, u, i, feats, order, weight)
+        t += t_tune
         rows.append({"model": name, **rep, "fit_s": t})
         print(f"{name}: ndcg@10 {rep['ndcg@10']:.4f} ({t:.0f} s)", flush=True)
         if name == "adwise hybrid":
@@ -419,8 +439,9 @@ NOTES = [
     "recent interactions more (half-life chosen on that split).  The EASE, item-kNN, ALS and "
     "BPR rows are single models at their defaults and do not use the order.  The hybrid's fit "
     "time includes its inner-split fits (EASE twice).",
-    "- Not run: purchases in complete_journey / online_retail as implicit feedback; tuned "
-    "(rather than default) implicit ALS/BPR peers.", "",
+    "- Purchases in complete_journey / online_retail as implicit feedback: the hybrid's "
+    "defaults on them are in `defaults_rank.py` (results/defaults.md); tuned peers: "
+    "`--tune=BUDGET`.", "",
 ]
 
 
@@ -496,9 +517,7 @@ def main() -> None:
             if RATING_ONLY:
                 return
         d = df.sort_values(["u", "timestamp"], kind="stable")
-        pos = d.groupby("u").cumcount()
-        n = d.groupby("u")["u"].transform("size")
-        te = pos >= np.ceil(n * 0.8)
+        te = chrono_split(d, "u", "timestamp")
         mv = pd.read_csv(ML / "movies.csv").set_index("movieId")
         feats = pd.DataFrame({"text": mv["title"] + " " + mv["genres"].str.replace("|", " "),
                               "category": mv["genres"].str.split("|").str[0]})

@@ -328,3 +328,24 @@ def test_planner_without_bids_ranks_by_pctr_and_says_so():
     # some ads priced, others not: refused, naming the way out
     with pytest.raises(InputError, match="--default-bid"):
         DeliveryPlanner(ads.assign(bid=[1.0, None, 1.0]), ctr)
+
+
+def test_ranking_defaults_are_the_average_rank_choice():
+    """Chosen by benchmarks/defaults_rank.py over four data sets (issue 15): the median of the
+    tuned component settings, a smaller min_gain and a wider range of half-lives; the
+    components' defaults reach the hybrid's components."""
+    from adwise.delivery._implicit import ImplicitALSRecommender
+
+    hybrid = HybridRecommender().get_params()
+    assert hybrid["min_gain"] == 0.002
+    assert hybrid["recency_half_lives"] == (2.5, 5.0, 10.0, 20.0, 40.0)
+    assert ItemKNNRecommender().get_params() == {"n_neighbors": 77, "shrink": 40.8}
+    als = ImplicitALSRecommender().get_params()
+    assert (als["factors"], als["regularization"], als["alpha"], als["iterations"]) == (
+        57, 1.08, 1.23, 22)
+    assert EASE().reg == 250.0
+    rng = np.random.default_rng(0)
+    u, i = rng.integers(0, 30, 400).astype(str), rng.integers(0, 20, 400).astype(str)
+    h = HybridRecommender(components=("item_knn", "als")).fit(u, i)
+    assert h.components_["als"].get_params() == als
+
