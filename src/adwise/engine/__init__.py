@@ -12,6 +12,12 @@ from adwise.engine._history import (
     run_duckdb,
     run_spark,
 )
+from adwise.engine._ingest import (
+    hmac_pseudonym,
+    ingest_spark,
+    strftime_to_spark,
+    write_parquet_atomic,
+)
 from adwise.engine._spark import (
     DEFAULT_MASTER,
     MIN_JAVA,
@@ -32,6 +38,8 @@ __all__ = [
     "PRIOR_WEIGHT",
     "history_columns",
     "history_sql",
+    "hmac_pseudonym",
+    "ingest_spark",
     "java_version",
     "parse_conf",
     "quiet_pandas",
@@ -41,5 +49,7 @@ __all__ = [
     "run_spark",
     "spark_available",
     "spark_session",
+    "strftime_to_spark",
     "to_pandas",
+    "write_parquet_atomic",
 ]
