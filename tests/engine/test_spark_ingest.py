@@ -47,7 +47,8 @@ def test_spark_ingest_writes_the_embedded_rows_and_pseudonyms(spark, ws, tmp_pat
     err = capsys.readouterr().err
     assert "column 'clicked' holds the words no, yes; read as 1" in err
     stored = ws.table("events").sort_values("event_id").reset_index(drop=True)
-    got = pd.concat([pd.read_parquet(tmp_path / f"{n}.out") for n in ("iso.csv", "compact.parquet")])
+    got = pd.concat([pd.read_parquet(tmp_path / f"{n}.out")
+                     for n in ("iso.csv", "compact.parquet")])
     got = got.sort_values("event_id").reset_index(drop=True)
     assert list(got.columns) == list(_events().columns)
     # the same keyed pseudonyms as the embedded ingest, of the trimmed ids

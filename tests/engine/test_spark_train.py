@@ -91,10 +91,39 @@ def test_train_engine_options_are_checked_before_spark_starts(tmp_path, capsys):
     base = ["behavior", "train", "-w", str(tmp_path / "ws")]
     cases = [
         (["--engine", "flink"], "--engine must be embedded or spark; got 'flink'."),
-        (["--engine", "spark", "--model", "logreg"],
-         "--engine spark trains --model gbdt (XGBoost on Spark) without --tune; use --engine "
-         "embedded for the other models and for tuning."),
+        (["--engine", "spark", "--model", "forest"],
+         "--engine spark trains --model gbdt (XGBoost on Spark) or logreg (Spark ML) without "
+         "--tune; use --engine embedded for the other models and for tuning."),
     ]
     for more, want in cases:
         assert main([*base, *more]) == 2
         assert capsys.readouterr().err.strip() == f"error: {want}"
+
+
+def test_spark_logistic_regression_scores_the_same_without_spark(spark, world_ws, tmp_path):
+    from adwise.behavior._linear import LinearCTR
+    from adwise.behavior._pipeline import load_predictor
+    from adwise.behavior._spark import train_workspace_spark
+
+    res = train_workspace_spark(spark, world_ws, model="logreg")
+    assert (res.metrics["model"], res.metrics["model_family"]) == ("logreg", "spark-ml")
+    assert res.metrics["auc"] > 0.6
+    meta = world_ws.registry.get("behavior").metadata
+    assert meta["model_family"] == "spark-ml" and meta["params"]["model"] == "logreg"
+    assert meta["params"]["regParam"] == 1e-3 and "linear_ctr.json" in meta["files"]
+    pred = load_predictor(world_ws)
+    assert isinstance(pred.ctr, LinearCTR)
+    # NumPy on the saved coefficients and encoding = Spark ML's probabilities, calibrated
+    test = res.extra["test"]
+    np.testing.assert_allclose(pred.ctr.predict_ctr(test), test["p_click"], rtol=0, atol=1e-9)
+    reasons = pred.ctr.explain(test.head(3), k=2)
+    assert [len(r) for r in reasons] == [2, 2, 2]
+    assert set(pred.ctr.feature_importance_) <= set(test.columns) - {"p_click"}
+    # and `behavior predict` scores with it (embedded face, no Spark)
+    rows = world_ws.query("SELECT user_id, ad_id, placement, ts + INTERVAL 30 DAY AS ts "
+                          "FROM events ORDER BY ts DESC LIMIT 20")
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    assert main(["behavior", "predict", "-w", str(world_ws.path), "--input",
+                 str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p.csv")]) == 0
+    got = pd.read_csv(tmp_path / "p.csv")["p_click"]
+    assert got.between(0, 1).all() and got.nunique() > 1

@@ -37,7 +37,8 @@ BudgetOpt = typer.Option("120", "--budget",
 
 EngineOpt = typer.Option("embedded", "--engine",
                          help="embedded (DuckDB + LightGBM, the default) or spark "
-                              "(XGBoost on Spark; needs adwise\\[spark] and Java 17).")
+                              "(--model gbdt: XGBoost, logreg: Spark ML logistic regression; "
+                              "needs adwise\\[spark] and Java 17).")
 SparkMasterOpt = typer.Option(None, "--spark-master",
                               help="local[*] (default; else $ADWISE_SPARK_MASTER), "
                                    "spark://HOST:PORT, yarn or k8s://URL.")
@@ -71,6 +72,13 @@ def _check_model(model: str) -> None:
             "model 'deep' is unavailable: PyTorch is not installed. Install the extra with "
             "`pip install adwise[deep]`, or use --model gbdt (the default)."
         )
+
+
+def _check_spark_model(model: str, tune: bool) -> None:
+    if model not in ("gbdt", "logreg") or tune:
+        raise InputError("--engine spark trains --model gbdt (XGBoost on Spark) or logreg (Spark "
+                         "ML) without --tune; use --engine embedded for the other models and for "
+                         "tuning.")
 
 
 def _cols(text: str | None) -> list[str] | None:
@@ -108,9 +116,8 @@ def train(
     budget_ = _budget(tune, budget)
     if engine not in ("embedded", "spark"):
         raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
-    if engine == "spark" and (model != "gbdt" or budget_ is not None):
-        raise InputError("--engine spark trains --model gbdt (XGBoost on Spark) without --tune; "
-                         "use --engine embedded for the other models and for tuning.")
+    if engine == "spark":
+        _check_spark_model(model, budget_ is not None)
     ws = open_workspace(workspace)
     if engine == "spark":
         from adwise.behavior._spark import train_workspace_spark
@@ -119,7 +126,8 @@ def train(
         settings = parse_conf(spark_conf)
         with progress("training on Spark", enabled=not json_), \
                 spark_session(spark_master, settings) as spark:
-            res = train_workspace_spark(spark, ws, test_fraction=test_fraction, seed=seed)
+            res = train_workspace_spark(spark, ws, test_fraction=test_fraction, seed=seed,
+                                        model=model)
     else:
         with progress("training behaviour models", enabled=not json_) as cb:
             res = train_workspace(ws, model=model, test_fraction=test_fraction,
@@ -237,9 +245,7 @@ def _evaluate_spark(train_file: str | None, test_file: str | None, target: str |
     if not (train_file and test_file and target):
         raise InputError("--engine spark evaluates plain files: give --train, --test and "
                          "--target (paths Spark reads).")
-    if model != "gbdt" or tune:
-        raise InputError("--engine spark trains --model gbdt (XGBoost on Spark) without --tune; "
-                         "use --engine embedded for the other models and for tuning.")
+    _check_spark_model(model, tune)
     from adwise.behavior._spark import evaluate_files_spark
     from adwise.engine import parse_conf, spark_session
 
@@ -247,7 +253,8 @@ def _evaluate_spark(train_file: str | None, test_file: str | None, target: str |
     with progress("fitting on Spark", enabled=not json_), \
             spark_session(master, settings) as spark:
         return evaluate_files_spark(spark, train_file, test_file, target, fmt=fmt,
-                                    categorical=categorical, numeric=numeric, seed=seed)
+                                    categorical=categorical, numeric=numeric, seed=seed,
+                                    model=model)
 
 
 @app.command()
