@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,13 +41,20 @@ def test_spark_ingest_writes_the_embedded_rows_and_pseudonyms(spark, ws, tmp_pat
     compact = _events().assign(ts=[2026010100 + 100 * (i % 9) + i for i in range(12)],
                                event_id=[f"c{i}" for i in range(12)])
     compact.to_parquet(tmp_path / "compact.parquet")
+    reports = []
     for name in ("iso.csv", "compact.parquet"):
-        assert main(["ingest", str(tmp_path / name), "-t", "events", "-w", str(ws.path)]) == 0
+        args = ["ingest", str(tmp_path / name), "-t", "events", "-w", str(ws.path), "--json"]
+        assert main(args) == 0
+        embedded = json.loads(capsys.readouterr().out)
         out = tmp_path / f"{name}.out"
-        assert main(["ingest", str(tmp_path / name), "-t", "events", "-w", str(ws.path),
-                     "--engine", "spark", "--out", str(out)]) == 0
-    err = capsys.readouterr().err
-    assert "column 'clicked' holds the words no, yes; read as 1" in err
+        assert main([*args, "--engine", "spark", "--out", str(out)]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+        assert set(reports[-1]) == set(embedded)  # the same --json keys on both engines
+        assert reports[-1]["rows_added"] == embedded["rows_added"] == 12
+        assert reports[-1]["warnings"] == embedded["warnings"]
+    assert reports[0]["warnings"] == [f"{tmp_path / 'iso.csv'}: column 'clicked' holds the "
+                                      "words no, yes; read as 1 (true/yes/y) and 0 "
+                                      "(false/no/n)."]
     stored = ws.table("events").sort_values("event_id").reset_index(drop=True)
     got = pd.concat([pd.read_parquet(tmp_path / f"{n}.out")
                      for n in ("iso.csv", "compact.parquet")])
@@ -62,10 +71,10 @@ def test_spark_ingest_writes_the_embedded_rows_and_pseudonyms(spark, ws, tmp_pat
     ids = pd.DataFrame({"user_id": ["alice", "bob", "ünïcode", "42"]})
     from pyspark.sql import functions as F
 
-    from adwise.engine import hmac_pseudonym
+    from adwise.engine import hmac_pseudonym, to_pandas
 
-    spark_ids = spark.createDataFrame(ids).select(
-        hmac_pseudonym(F.col("user_id"), b"k").alias("p")).toPandas()["p"].tolist()
+    spark_ids = to_pandas(spark.createDataFrame(list(ids.itertuples(index=False)), "user_id string")
+                          .select(hmac_pseudonym(F.col("user_id"), b"k").alias("p")))["p"].tolist()
     assert spark_ids == [pseudonymise(u, b"k") for u in ids["user_id"]]
     assert spark_ids[0] == "pec631a55bb81f5b9"
     with pytest.raises(Exception, match="exists; give --out a new path"):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,6 +72,15 @@ def test_spark_model_is_served_without_spark(spark, world_ws, tmp_path):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
     assert got.min() > 0 and got.max() < 1 and np.ptp(got) > 0
 
+    # batch scoring on Spark (history by the shared SQL): the same rows, the same numbers
+    assert main(["behavior", "predict", "-w", str(world_ws.path), "--engine", "spark",
+                 "--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p.parquet"),
+                 "--json"]) == 0
+    on_spark = pd.read_parquet(tmp_path / "p.parquet")
+    assert list(on_spark.columns) == ["user_id", "ad_id", "p_click"]
+    assert on_spark["user_id"].tolist() == rows["user_id"].tolist()
+    np.testing.assert_allclose(on_spark["p_click"], got, rtol=0, atol=1e-6)
+
     # and the service's behaviour routes answer with it
     key, _ = KeyStore(world_ws.path).create("t", "read")
     h = {"Authorization": f"Bearer {key}"}
@@ -100,7 +110,8 @@ def test_train_engine_options_are_checked_before_spark_starts(tmp_path, capsys):
         assert capsys.readouterr().err.strip() == f"error: {want}"
 
 
-def test_spark_logistic_regression_scores_the_same_without_spark(spark, world_ws, tmp_path):
+def test_spark_logistic_regression_scores_the_same_without_spark(spark, world_ws, tmp_path,
+                                                                 capsys):
     from adwise.behavior._linear import LinearCTR
     from adwise.behavior._pipeline import load_predictor
     from adwise.behavior._spark import train_workspace_spark
@@ -127,3 +138,25 @@ def test_spark_logistic_regression_scores_the_same_without_spark(spark, world_ws
                  str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p.csv")]) == 0
     got = pd.read_csv(tmp_path / "p.csv")["p_click"]
     assert got.between(0, 1).all() and got.nunique() > 1
+    # on Spark, raw ids too: pseudonymised in Spark SQL as the embedded face does it
+    rows.assign(event_id=[f"n{i}" for i in range(len(rows))]) \
+        .to_parquet(tmp_path / "rows.parquet")
+    capsys.readouterr()
+    for raw in ([], ["--raw-ids"]):
+        out = tmp_path / f"p{len(raw)}"
+        args = ["behavior", "predict", "-w", str(world_ws.path), "--input",
+                str(tmp_path / "rows.parquet"), "--json", *raw]
+        assert main([*args, "--out", f"{out}.csv"]) == 0
+        embedded = json.loads(capsys.readouterr().out)
+        assert main([*args, "--engine", "spark", "--out", f"{out}.parquet"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert set(report) == set(embedded)  # the same --json keys on both engines
+        assert (report["engine"], report["model_family"]) == ("spark", "spark-ml")
+        assert embedded["model_family"] == "spark-ml" and report["rows"] == len(rows)
+        want = pd.read_csv(f"{out}.csv")
+        on_spark = pd.read_parquet(f"{out}.parquet")
+        assert list(on_spark.columns) == ["event_id", "user_id", "ad_id", "p_click"]
+        assert on_spark["user_id"].tolist() == rows["user_id"].tolist()  # as given
+        np.testing.assert_allclose(on_spark["p_click"], want["p_click"], rtol=0, atol=1e-9)
+    assert not np.allclose(pd.read_csv(tmp_path / "p0.csv")["p_click"],
+                           pd.read_csv(tmp_path / "p1.csv")["p_click"])

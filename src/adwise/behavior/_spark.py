@@ -33,7 +33,7 @@ from adwise.behavior._encoding import detect_columns
 # the codes
 from adwise.behavior._xgb import MISSING_KEY, RARE_CODE, XGBoostCTR, code_table
 
-__all__ = ["evaluate_files_spark", "train_workspace_spark"]
+__all__ = ["evaluate_files_spark", "predict_spark", "train_workspace_spark"]
 
 MIN_COUNT = 5
 TE_SMOOTHING = 20.0
@@ -441,3 +441,121 @@ def _save(ws: Any, ctr: Any, metrics: dict[str, Any], cols: list[str], prior: fl
         },
     )
     return mv.version
+
+
+# ====================================================================== batch scoring
+def predict_spark(spark: Any, ws: Any, data: str, out: str, raw_ids: bool = False,
+                  version: str | None = None) -> dict[str, Any]:
+    """``behavior predict --engine spark``: score the events at ``data`` (any path Spark
+    reads) with a model trained on Spark and write Parquet to ``out``.
+
+    Each event gets the history features of the shared SQL specification
+    (:func:`adwise.engine.history_sql`) over the workspace's stored events strictly before its
+    ``ts`` (events after the stored ones see all of them, as the embedded ``behavior predict``
+    scores them); the scored events themselves have no known outcome and count for nothing.
+    The model scores in Python on the workers (``mapInPandas``), with the code that scores it
+    on one machine, so both engines give the same probabilities.
+
+    Returns
+    -------
+    dict
+        The keys of the embedded ``behavior predict --json``: ``version``, ``rows``,
+        ``warnings``, ``stored_events`` (``None``: not counted; the history is taken strictly
+        before each event anyway), ``predictions`` (the first 1,000 rows), ``truncated`` and
+        ``out``; and ``engine``, ``model_family``.
+    """
+    import tempfile
+
+    from pyspark.sql import functions as F
+
+    from adwise.behavior._linear import LinearCTR
+    from adwise.behavior._pipeline import CAPABILITY
+    from adwise.engine import (
+        history_columns,
+        hmac_pseudonym,
+        quiet_pandas,
+        read_frame,
+        run_spark,
+        to_pandas,
+        write_parquet_atomic,
+    )
+
+    reg = ws.registry
+    version = version or reg.current(CAPABILITY)
+    if version is None:
+        raise InputError("no behavior model in this workspace; train one with "
+                         "`adwise behavior train --engine spark`.")
+    reader = reg.load(CAPABILITY, version)
+    ctr = XGBoostCTR.read(reader) or LinearCTR.read(reader)
+    if ctr is None:
+        family = reader.metadata.get("extra", {}).get("model_family") or "lightgbm"
+        raise InputError(f"behavior {version} was trained on the embedded engine ({family}); "
+                         "--engine spark scores models trained with --engine spark. Use "
+                         "--engine embedded, or train with `adwise behavior train --engine "
+                         "spark`.")
+    spec = reader.read_json("features.json")
+    cols, prior = list(spec["columns"]), float(spec["prior"])
+    spark.conf.set("spark.sql.session.timeZone", "UTC")  # naive times are UTC, as DuckDB's
+    frame = read_frame(spark, data)
+    missing = [c for c in ("user_id", "ad_id") if c not in frame.columns]
+    if missing:
+        raise InputError(f"{data}: no column {missing[0]!r}; give the events to score with "
+                         "user_id and ad_id (and ts, placement, ...).")
+    if not frame.limit(1).count():
+        raise InputError(f"{data}: the file has no rows.")
+    ids = [c for c in ("event_id", "user_id", "ad_id") if c in frame.columns]
+    if "ts" in frame.columns:
+        ts = F.col("ts").cast("string").try_cast("timestamp").cast("timestamp_ntz") \
+            if dict(frame.dtypes)["ts"] == "string" else F.col("ts").cast("timestamp_ntz")
+    else:
+        ts = F.localtimestamp()
+    user = F.trim(F.col("user_id").cast("string"))
+    if raw_ids and ws.pseudonymises:
+        user = hmac_pseudonym(user, ws.hmac_key)
+    # the model's inputs the events bring (placement); the others are computed below
+    made = {"user_id", "ad_id", "ts", "hour", "weekday", "ad_category", *history_columns()}
+    # _out_*: the ids as given (with --raw-ids, a pseudonym beside its raw id would help
+    # whoever tries to guess the key)
+    scored = frame.select(
+        F.monotonically_increasing_id().alias("_row"),
+        *[F.col(c).cast("string").alias(f"_out_{c}") for c in ids],
+        user.alias("user_id"), F.col("ad_id").cast("string").alias("ad_id"), ts.alias("ts"),
+        *[F.col(c) for c in cols if c in frame.columns and c not in made],
+        F.lit(None).cast("tinyint").alias("clicked"))
+    bad = scored.where(F.col("ts").isNull()).count()
+    if bad:
+        raise InputError(f"{data}: column 'ts' has values that are not timestamps "
+                         f"({bad:,} row(s)).")
+    with tempfile.TemporaryDirectory(prefix="adwise-spark-") as tmp:
+        with ws.connect(read_only=True) as con:
+            con.execute(f"COPY (SELECT ts, user_id, ad_id, clicked FROM events) TO "
+                        f"'{Path(tmp) / 'events.parquet'}' (FORMAT PARQUET)")
+            con.execute(f"COPY ads TO '{Path(tmp) / 'ads.parquet'}' (FORMAT PARQUET)")
+        stored = read_frame(spark, Path(tmp) / "events.parquet") \
+            .withColumn("ts", F.col("ts").cast("timestamp_ntz"))
+        ads = read_frame(spark, Path(tmp) / "ads.parquet")
+        both = stored.withColumn("_score", F.lit(False)).unionByName(
+            scored.withColumn("_score", F.lit(True)), allowMissingColumns=True)
+        feats = run_spark(spark, both, ads, prior).where(F.col("_score")) \
+            .withColumn("hour", F.hour("ts")).withColumn("weekday", F.expr("weekday(ts)"))
+        for c in cols:
+            if c not in feats.columns:  # e.g. no placement: scored as missing, as embedded
+                feats = feats.withColumn(c, F.lit(None).cast("string"))
+        keep = ["_row", *[f"_out_{c}" for c in ids]]
+        schema = ", ".join([f"`{c}` {'bigint' if c == '_row' else 'string'}" for c in keep]
+                           + ["p_click double"])
+
+        def score(batches: Any) -> Any:
+            for pdf in batches:
+                yield pdf[keep].assign(p_click=ctr.predict_ctr(pdf[cols]))
+
+        with quiet_pandas():
+            result = feats.select(*keep, *cols).mapInPandas(score, schema).orderBy("_row") \
+                .select(*[F.col(f"_out_{c}").alias(c) for c in ids], "p_click")
+        write_parquet_atomic(spark, result, out)
+    written = spark.read.parquet(out)
+    rows = written.count()
+    head = to_pandas(written.limit(1000))
+    return {"version": version, "rows": rows, "warnings": [], "stored_events": None,
+            "predictions": head.to_dict(orient="records"), "truncated": rows > 1000,
+            "out": out, "engine": "spark", "model_family": ctr.model_family}

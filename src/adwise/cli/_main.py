@@ -248,7 +248,7 @@ def ingest(
             scrub_pii=scrub_pii,
         )
     if json_:
-        emit_json(vars(rep))
+        emit_json(vars(rep) | {"engine": "embedded", "out": None})
         return
     for w in rep.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {w}")
@@ -285,7 +285,7 @@ def _ingest_spark(file: str, table: str, map_: list[str] | None, allow_pii: list
         return
     for w in rep["warnings"]:
         err_console.print(f"[yellow]warning:[/yellow] {w}")
-    console.print(f"{table}: read {rep['rows_read']:,} rows, wrote {rep['rows_written']:,} "
+    console.print(f"{table}: read {rep['rows_read']:,} rows, wrote {rep['rows_added']:,} "
                   f"to {out}")
 
 

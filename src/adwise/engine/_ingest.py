@@ -279,7 +279,9 @@ def ingest_spark(
     Returns
     -------
     dict
-        ``file``, ``table``, ``rows_read``, ``rows_written``, ``out`` and ``warnings``.
+        The keys of the embedded ingest's report (``file``, ``table``, ``rows_read``,
+        ``rows_added``: the rows written, ``rows_updated``: 0, ``warnings``), ``engine`` and
+        ``out``.
 
     Raises
     ------
@@ -374,8 +376,8 @@ def ingest_spark(
         canon = canon.withColumn("user_id", hmac_pseudonym(F.col("user_id"), key))
     write_parquet_atomic(spark, canon, out)
     written = spark.read.parquet(out).count()
-    return {"file": path, "table": table, "rows_read": n_rows, "rows_written": written,
-            "out": out, "engine": "spark", "warnings": warnings}
+    return {"file": path, "table": table, "rows_read": n_rows, "rows_added": written,
+            "rows_updated": 0, "warnings": warnings, "engine": "spark", "out": out}
 
 
 def _check_keys(frame: Any, table: str, key: str, path: str, single: bool) -> None:
