@@ -72,9 +72,12 @@ def test_spark_model_is_served_without_spark(spark, world_ws, tmp_path):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
     assert got.min() > 0 and got.max() < 1 and np.ptp(got) > 0
 
-    # batch scoring on Spark (history by the shared SQL): the same rows, the same numbers
+    # batch scoring on Spark (history by the shared SQL): the same rows, the same numbers,
+    # their times given as epoch seconds this time
+    epoch = pd.to_datetime(rows["ts"]).astype("datetime64[s]").astype("int64")
+    rows.assign(ts=epoch).to_csv(tmp_path / "epoch.csv", index=False)
     assert main(["behavior", "predict", "-w", str(world_ws.path), "--engine", "spark",
-                 "--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p.parquet"),
+                 "--data", str(tmp_path / "epoch.csv"), "--out", str(tmp_path / "p.parquet"),
                  "--json"]) == 0
     on_spark = pd.read_parquet(tmp_path / "p.parquet")
     assert list(on_spark.columns) == ["user_id", "ad_id", "p_click"]

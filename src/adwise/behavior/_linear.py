@@ -2,9 +2,11 @@
 NumPy without Spark.
 
 The inputs are those of the Spark XGBoost model (:mod:`adwise.behavior._spark`), made
-linear: per categorical column the log-odds of its smoothed click rate (``__te``) and its
-log count (``__count``) (its frequency code is an order for trees only); per numeric column
-its value, missing values replaced by the training mean, and a 0/1 "was missing" column.
+linear: per categorical column the log-odds of its smoothed click rate (``__te``; an unseen
+value gets the prior's, a neutral input) — not its frequency code, an order for trees only,
+nor its count, which a weekday or an id unseen in training (count 0) would push far outside
+the training range; per numeric column its value, missing values replaced by the training
+mean, and a 0/1 "was missing" column.
 :func:`linear_inputs` writes these in Spark SQL, :meth:`LinearCTR.inputs` in NumPy; the
 registry keeps the coefficients, the encoding tables and the calibrator as JSON.
 """
@@ -27,13 +29,13 @@ TE_CLIP = 1e-6  # keeps the log-odds finite when a rate is 0 (a training set wit
 
 def linear_names(categorical: list[str], numeric: list[str]) -> list[str]:
     """The names of the regression's inputs, in the coefficients' order."""
-    return ([f"{c}{s}" for c in categorical for s in ("__logit", "__count")]
+    return ([f"{c}__logit" for c in categorical]
             + [f"{c}{s}" for c in numeric for s in ("__num", "__missing")])
 
 
 def linear_inputs(frame: Any, categorical: list[str], numeric: list[str],
                   means: dict[str, float]) -> Any:
-    """``frame`` (with the Spark encoding's ``__te``, ``__count`` and ``__num`` columns) and
+    """``frame`` (with the Spark encoding's ``__te`` and ``__num`` columns) and
     the regression's inputs (:func:`linear_names`), as Spark columns."""
     from pyspark.sql import functions as F
 
@@ -99,7 +101,7 @@ class LinearCTR:
         cols = []
         for i in range(len(cat)):
             te = np.clip(enc[:, 3 * i + 2], TE_CLIP, 1.0 - TE_CLIP)
-            cols += [np.log(te / (1.0 - te)), enc[:, 3 * i + 1]]
+            cols.append(np.log(te / (1.0 - te)))
         for j, c in enumerate(num):
             x = enc[:, 3 * len(cat) + j]
             missing = np.isnan(x)
@@ -117,10 +119,12 @@ class LinearCTR:
 
     def explain(self, X: pd.DataFrame, k: int = 5) -> list[list[tuple[str, float]]]:
         """Top-``k`` (input column, log-odds contribution against the mean training row) per
-        row; the two inputs of a column summed into one."""
+        row; a numeric column's two inputs summed into one."""
         contrib = (self.inputs(X) - self.input_means_) * self.coef_
-        per_col = contrib.reshape(len(X), -1, 2).sum(axis=2)
         names = self.columns_.categorical + self.columns_.numeric
+        owner = np.array([names.index(n.rsplit("__", 1)[0]) for n in self.feature_names_])
+        per_col = np.zeros((len(X), len(names)))
+        np.add.at(per_col.T, owner, contrib.T)
         out = []
         for row in per_col:
             top = np.argsort(-np.abs(row))[:k]

@@ -473,6 +473,7 @@ def predict_spark(spark: Any, ws: Any, data: str, out: str, raw_ids: bool = Fals
     from adwise.engine import (
         history_columns,
         hmac_pseudonym,
+        parse_timestamps_spark,
         quiet_pandas,
         read_frame,
         run_spark,
@@ -504,11 +505,8 @@ def predict_spark(spark: Any, ws: Any, data: str, out: str, raw_ids: bool = Fals
     if not frame.limit(1).count():
         raise InputError(f"{data}: the file has no rows.")
     ids = [c for c in ("event_id", "user_id", "ad_id") if c in frame.columns]
-    if "ts" in frame.columns:
-        ts = F.col("ts").cast("string").try_cast("timestamp").cast("timestamp_ntz") \
-            if dict(frame.dtypes)["ts"] == "string" else F.col("ts").cast("timestamp_ntz")
-    else:
-        ts = F.localtimestamp()
+    # the forms ingest reads (ISO-8601, epoch seconds, compact digits); no ts: now, as embedded
+    ts = parse_timestamps_spark(frame, "ts") if "ts" in frame.columns else F.localtimestamp()
     user = F.trim(F.col("user_id").cast("string"))
     if raw_ids and ws.pseudonymises:
         user = hmac_pseudonym(user, ws.hmac_key)

@@ -15,6 +15,7 @@ from adwise.engine._history import (
 from adwise.engine._ingest import (
     hmac_pseudonym,
     ingest_spark,
+    parse_timestamps_spark,
     strftime_to_spark,
     write_parquet_atomic,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "ingest_spark",
     "java_version",
     "parse_conf",
+    "parse_timestamps_spark",
     "quiet_pandas",
     "read_frame",
     "resolve_master",

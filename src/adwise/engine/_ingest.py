@@ -39,7 +39,8 @@ from adwise.data._validate import (
     unparsed_timestamps,
 )
 
-__all__ = ["hmac_pseudonym", "ingest_spark", "strftime_to_spark", "write_parquet_atomic"]
+__all__ = ["hmac_pseudonym", "ingest_spark", "parse_timestamps_spark", "strftime_to_spark",
+           "write_parquet_atomic"]
 
 PII_SAMPLE = 20_000  # rows collected to look for personal data, as find_pii samples
 _BLOCK = 64  # SHA-256's block size in bytes (HMAC pads the key to it)
@@ -125,7 +126,7 @@ def _in_window(ts: Any) -> Any:
     return (ts >= lo) & (ts <= hi)
 
 
-def _parse_timestamps(frame: Any, c: str, fmt: str | None) -> Any:
+def parse_timestamps_spark(frame: Any, c: str, fmt: str | None = None) -> Any:
     """The column ``c`` as naive UTC timestamps (NULL where unreadable), detected as
     :func:`adwise.data.parse_timestamps` detects: datetimes as they are, ``fmt``, compact digit
     forms that read every value as a plausible time, epoch seconds (milliseconds past 1e11),
@@ -181,7 +182,7 @@ def _column(frame: Any, spec: ColumnSpec, fmt: str | None) -> tuple[Any, list[_C
     if kind == "text":
         return col.cast("string"), [], None
     if kind == "timestamp":
-        ts = _parse_timestamps(frame, c, fmt)
+        ts = parse_timestamps_spark(frame, c, fmt)
         return ts, [_Check(c, *unparsed_timestamps(fmt), ts.isNull()),
                     _Check(c, "", "", ~_in_window(ts))], None
     raw, words = col, None
