@@ -119,9 +119,9 @@ def test_engine_options_are_checked_before_spark_starts(tmp_path, capsys):
             str(tmp_path / "b.parquet"), "--target", "clicked"]
     cases = [
         (["--engine", "flink"], "--engine must be embedded or spark; got 'flink'."),
-        (["--engine", "spark", "--model", "logreg"],
-         "--engine spark trains --model gbdt (XGBoost on Spark) without --tune; use --engine "
-         "embedded for the other models and for tuning."),
+        (["--engine", "spark", "--model", "forest"],
+         "--engine spark trains --model gbdt (XGBoost on Spark) or logreg (Spark ML) without "
+         "--tune; use --engine embedded for the other models and for tuning."),
         (["--engine", "spark", "--spark-conf", "executor.memory=2g"],
          "--spark-conf takes spark.KEY=VALUE; got 'executor.memory=2g'."),
     ]
@@ -131,3 +131,20 @@ def test_engine_options_are_checked_before_spark_starts(tmp_path, capsys):
     assert main(["behavior", "evaluate", "--engine", "spark"]) == 2
     assert "--engine spark evaluates plain files: give --train, --test and --target" in \
         capsys.readouterr().err
+
+
+def test_logistic_regression_on_spark_reports_its_family(spark, tmp_path, capsys):
+    _clicks(3000, 1).to_parquet(tmp_path / "train.parquet")
+    _clicks(1000, 2).to_parquet(tmp_path / "test.parquet")
+    args = ["behavior", "evaluate", "--train", str(tmp_path / "train.parquet"), "--test",
+            str(tmp_path / "test.parquet"), "--target", "clicked", "--model", "logreg", "--json"]
+    assert main(args) == 0
+    embedded = json.loads(capsys.readouterr().out)
+    assert main([*args, "--engine", "spark"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["engine"], out["model"], out["model_family"]) == ("spark", "logreg", "spark-ml")
+    assert embedded["model_family"] == "sklearn"
+    assert set(embedded) - {"top_features"} <= set(out)
+    assert out["best_iteration"] is None
+    # the click rate is linear in the site's log-odds, x and the slot: as good as sklearn's
+    assert out["auc"] > 0.72 and abs(out["auc"] - embedded["auc"]) < 0.02

@@ -37,7 +37,8 @@ BudgetOpt = typer.Option("120", "--budget",
 
 EngineOpt = typer.Option("embedded", "--engine",
                          help="embedded (DuckDB + LightGBM, the default) or spark "
-                              "(XGBoost on Spark; needs adwise\\[spark] and Java 17).")
+                              "(--model gbdt: XGBoost, logreg: Spark ML logistic regression; "
+                              "needs adwise\\[spark] and Java 17).")
 SparkMasterOpt = typer.Option(None, "--spark-master",
                               help="local[*] (default; else $ADWISE_SPARK_MASTER), "
                                    "spark://HOST:PORT, yarn or k8s://URL.")
@@ -82,6 +83,13 @@ def _check_model(model: str) -> None:
         )
 
 
+def _check_spark_model(model: str, tune: bool) -> None:
+    if model not in ("gbdt", "logreg") or tune:
+        raise InputError("--engine spark trains --model gbdt (XGBoost on Spark) or logreg (Spark "
+                         "ML) without --tune; use --engine embedded for the other models and for "
+                         "tuning.")
+
+
 def _cols(text: str | None) -> list[str] | None:
     if not text:
         return None
@@ -117,9 +125,8 @@ def train(
     budget_ = _budget(tune, budget)
     if engine not in ("embedded", "spark"):
         raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
-    if engine == "spark" and (model != "gbdt" or budget_ is not None):
-        raise InputError("--engine spark trains --model gbdt (XGBoost on Spark) without --tune; "
-                         "use --engine embedded for the other models and for tuning.")
+    if engine == "spark":
+        _check_spark_model(model, budget_ is not None)
     ws = open_workspace(workspace)
     if engine == "spark":
         from adwise.behavior._spark import train_workspace_spark
@@ -128,7 +135,8 @@ def train(
         settings = parse_conf(spark_conf)
         with progress("training on Spark", enabled=not json_), \
                 spark_session(spark_master, settings) as spark:
-            res = train_workspace_spark(spark, ws, test_fraction=test_fraction, seed=seed)
+            res = train_workspace_spark(spark, ws, test_fraction=test_fraction, seed=seed,
+                                        model=model)
     else:
         with progress("training behaviour models", enabled=not json_) as cb:
             res = train_workspace(ws, model=model, test_fraction=test_fraction,
@@ -250,9 +258,7 @@ def _evaluate_spark(train_file: str | None, test_file: str | None, target: str |
     if not (train_file and test_file and target):
         raise InputError("--engine spark evaluates plain files: give --train, --test and "
                          "--target (paths Spark reads).")
-    if model != "gbdt" or tune:
-        raise InputError("--engine spark trains --model gbdt (XGBoost on Spark) without --tune; "
-                         "use --engine embedded for the other models and for tuning.")
+    _check_spark_model(model, tune)
     from adwise.behavior._spark import evaluate_files_spark
     from adwise.engine import parse_conf, spark_session
 
@@ -260,26 +266,49 @@ def _evaluate_spark(train_file: str | None, test_file: str | None, target: str |
     with progress("fitting on Spark", enabled=not json_), \
             spark_session(master, settings) as spark:
         return evaluate_files_spark(spark, train_file, test_file, target, fmt=fmt,
-                                    categorical=categorical, numeric=numeric, seed=seed)
+                                    categorical=categorical, numeric=numeric, seed=seed,
+                                    model=model)
 
 
 @app.command()
 def predict(
-    input_file: Path = typer.Option(..., "--input", "-i",
-                                    help="Events to score: user_id, ad_id, ts, placement, ..."),
-    out: Path = typer.Option(None, "--out", "-o", help="Write predictions here (.csv/.parquet)."),
+    # str, not Path: a Path would fold the // of a URI Spark reads (hdfs://, s3a://)
+    input_file: str = typer.Option(..., "--input", "-i", "--data",
+                                   help="Events to score: user_id, ad_id, ts, placement, ... "
+                                        "(with --engine spark: any path Spark reads)."),
+    out: str = typer.Option(None, "--out", "-o",
+                            help="Write predictions here (.csv/.parquet; with --engine spark a "
+                                 "new Parquet folder, required)."),
     explain: int = typer.Option(0, "--explain", min=0, max=50,
                                 help="Add the top-K feature contributions per row."),
     raw_ids: bool = typer.Option(False, "--raw-ids",
                                  help="user_id values are raw ids: pseudonymise them first."),
     workspace: Path = WorkspaceOpt,
+    engine: str = typer.Option("embedded", "--engine",
+                               help="embedded (the default) or spark: batch scoring on Spark "
+                                    "with a model trained with --engine spark (history "
+                                    "features strictly before each event's ts)."),
+    model_version: str = typer.Option(None, "--model-version",
+                                      help="--engine spark: the registry version to score "
+                                           "with (default: the promoted one)."),
+    spark_master: str = SparkMasterOpt,
+    spark_conf: list[str] = SparkConfOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Score events with the promoted model: p_click, p_convert, expected value (+ reasons)."""
     from adwise.behavior._pipeline import load_predictor, read_plain
     from adwise.data import write_csv
 
-    output_file(out)
+    if engine not in ("embedded", "spark"):
+        raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
+    if engine == "spark":
+        _predict_spark(input_file, out, explain, raw_ids, workspace, model_version,
+                       spark_master, spark_conf, json_)
+        return
+    if model_version:
+        raise InputError("--model-version is for --engine spark; the embedded engine scores "
+                         "with the promoted model (`adwise models promote` changes it).")
+    out = output_file(Path(out)) if out else None
     ws = open_workspace(workspace)
     pred = load_predictor(ws)
     if pred is None:
@@ -330,9 +359,37 @@ def predict(
         emit_json({"version": pred.version, "rows": len(res), "warnings": notes,
                    "stored_events": n_own,
                    "predictions": res.head(1000).to_dict(orient="records"),
-                   "truncated": len(res) > 1000, "out": str(out) if out else None})
+                   "truncated": len(res) > 1000, "out": str(out) if out else None,
+                   "engine": "embedded",
+                   "model_family": getattr(pred.ctr, "model_family",
+                                           _FAMILY.get(pred.ctr.model))})
         return
     console.print(f"scored {len(res):,} rows with behavior {pred.version}; mean p_click "
                   f"{res['p_click'].mean():.4f}" + (f"; written to {out}" if out else ""))
     if not out:
         console.print(res.head(20).to_string(index=False))
+
+
+def _predict_spark(data: str, out: str | None, explain: int, raw_ids: bool,
+                   workspace: Path | None, version: str | None, master: str | None,
+                   conf: list[str] | None, json_: bool) -> None:
+    """``predict --engine spark``: batch scoring to Parquet."""
+    if not out:
+        raise InputError("--engine spark writes Parquet: give --out PATH (a new folder, e.g. "
+                         "scores.parquet).")
+    if explain:
+        raise InputError("--explain is for the embedded engine; --engine spark writes p_click "
+                         "only.")
+    from adwise.behavior._spark import predict_spark
+    from adwise.engine import parse_conf, spark_session
+
+    settings = parse_conf(conf)
+    ws = open_workspace(workspace)
+    with progress("scoring on Spark", enabled=not json_), \
+            spark_session(master, settings) as spark:
+        res = predict_spark(spark, ws, data, out, raw_ids=raw_ids, version=version)
+    if json_:
+        emit_json(res)
+        return
+    console.print(f"scored {res['rows']:,} rows with behavior {res['version']} "
+                  f"({res['model_family']}) on Spark; written to {out}")

@@ -29,6 +29,7 @@ from adwise.behavior._features import (
     latest_history,
     user_attributes,
 )
+from adwise.behavior._linear import LinearCTR
 from adwise.behavior._model import CTRModel, check_binary_target
 from adwise.behavior._profile import CategoryProfile
 from adwise.behavior._tune import tune_ctr
@@ -448,7 +449,7 @@ class BehaviorPredictor:
     per-category totals, the same counts that training saw strictly before each event.
     """
 
-    def __init__(self, ws: Any, ctr: CTRModel | XGBoostCTR, cvr: CTRModel | None,
+    def __init__(self, ws: Any, ctr: CTRModel | XGBoostCTR | LinearCTR, cvr: CTRModel | None,
                  columns: list[str],
                  prior: float, version: str, profile: CategoryProfile | None = None) -> None:
         self.ctr = ctr
@@ -611,8 +612,9 @@ def load_predictor(ws: Any) -> BehaviorPredictor | None:
     if reg.current(CAPABILITY) is None:
         return None
     reader = reg.load(CAPABILITY)
-    # a model trained on Spark (--engine spark) carries a native XGBoost booster instead
-    ctr = _load_model(reader, "ctr") or XGBoostCTR.read(reader)
+    # a model trained on Spark (--engine spark) carries a native XGBoost booster or a
+    # logistic regression's coefficients instead
+    ctr = _load_model(reader, "ctr") or XGBoostCTR.read(reader) or LinearCTR.read(reader)
     if ctr is None:
         return None
     cvr = _load_model(reader, "cvr")

@@ -2,7 +2,9 @@
 
 LightGBM does not run on Spark 4 without Maven jars (SynapseML), so the Spark CTR model is
 ``xgboost.spark.SparkXGBClassifier`` (the ``xgboost-cpu`` package): reports say
-``model_family: "xgboost"``.  The columns are used as the embedded
+``model_family: "xgboost"``; ``--model logreg`` fits Spark ML's ``LogisticRegression`` on the
+same encoding made linear (:mod:`adwise.behavior._linear`; ``model_family: "spark-ml"``).
+The columns are used as the embedded
 :class:`~adwise.behavior._model.CTRModel` uses them (:func:`detect_columns` on a sample
 collected to the driver), and each categorical column is encoded in Spark SQL as
 :mod:`~adwise.behavior._encoding` does it: a code by frequency (values seen fewer than
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from adwise.behavior._encoding import detect_columns
 # the codes
 from adwise.behavior._xgb import MISSING_KEY, RARE_CODE, XGBoostCTR, code_table
 
-__all__ = ["evaluate_files_spark", "train_workspace_spark"]
+__all__ = ["evaluate_files_spark", "predict_spark", "train_workspace_spark"]
 
 MIN_COUNT = 5
 TE_SMOOTHING = 20.0
@@ -42,6 +44,11 @@ XGB_PARAMS = dict(n_estimators=1000, learning_rate=0.1, grow_policy="lossguide",
                   max_leaves=15, min_child_weight=5.0, reg_lambda=5.0, colsample_bytree=0.5,
                   tree_method="hist", early_stopping_rounds=30, eval_metric="logloss",
                   verbose=False)
+# Spark ML's LogisticRegression: a little L2 (inputs are standardised inside the fit)
+LR_PARAMS = dict(maxIter=200, regParam=1e-3, elasticNetParam=0.0, standardization=True,
+                 tol=1e-7)
+#: the learner family of each --model the Spark engine trains (reports say it)
+FAMILIES = {"gbdt": "xgboost", "logreg": "spark-ml"}
 
 
 def _label_counts(frame: Any, target: str, file: str) -> tuple[int, int]:
@@ -136,8 +143,10 @@ def evaluate_files_spark(
     categorical: Sequence[str] | None = None,
     numeric: Sequence[str] | None = None,
     seed: int = 0,
+    model: str = "gbdt",
 ) -> dict[str, Any]:
-    """Fit XGBoost on Spark on ``train``, evaluate on ``test``: the keys of
+    """Fit XGBoost (``model="gbdt"``) or a logistic regression (``"logreg"``) on Spark on
+    ``train``, evaluate on ``test``: the keys of
     :func:`~adwise.behavior._pipeline.evaluate_files`, plus ``engine`` and ``model_family``.
 
     ``train`` and ``test`` are any path Spark reads (Parquet, CSV, TSV, JSON Lines).
@@ -152,12 +161,12 @@ def evaluate_files_spark(
         raise InputError("--format criteo is for the embedded engine; on Spark convert the "
                          "files to Parquet or CSV with a header first.")
     with quiet_pandas():
-        return _evaluate(spark, train, test, target, fmt, categorical, numeric, seed)
+        return _evaluate(spark, train, test, target, fmt, categorical, numeric, seed, model)
 
 
 def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt: str | None,
               categorical: Sequence[str] | None, numeric: Sequence[str] | None,
-              seed: int) -> dict[str, Any]:
+              seed: int, model: str) -> dict[str, Any]:
     from adwise.behavior._pipeline import file_report
     from adwise.engine import read_frame, to_pandas
 
@@ -178,18 +187,19 @@ def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt:
     t0 = time.perf_counter()
     enc_tr, enc_te, feats, base = _encode(tr, te, target, plan.categorical, plan.numeric,
                                           prior)
-    model, asm, calibrator = _fit(spark, enc_tr, feats, n_train, seed)
+    fitted, prepare, calibrator, _ = _fit(spark, enc_tr, feats, n_train, seed, model)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    scored = to_pandas(model.transform(asm.transform(enc_te)).select("label", _p_click()))
+    scored = to_pandas(fitted.transform(prepare(enc_te)).select("label", _p_click()))
     p = calibrator.transform(scored["p"].to_numpy())
     pred_s = time.perf_counter() - t0
     base.unpersist()
     warnings = _unparsed_numbers(te, plan.numeric, str(test), len(scored))
     out = file_report(scored["label"].to_numpy().astype(int), p, n_train, fit_s, pred_s,
-                      "gbdt", calibrator.chosen_, plan, warnings)
-    return {**out, "engine": "spark", "model_family": "xgboost",
-            "spark_master": spark.sparkContext.master, "best_iteration": _best_iteration(model)}
+                      model, calibrator.chosen_, plan, warnings)
+    return {**out, "engine": "spark", "model_family": FAMILIES[model],
+            "spark_master": spark.sparkContext.master,
+            "best_iteration": _best_iteration(fitted) if model == "gbdt" else None}
 
 
 def _unparsed_numbers(frame: Any, numeric: list[str], source: str, n: int) -> list[str]:
@@ -213,32 +223,67 @@ def _unparsed_numbers(frame: Any, numeric: list[str], source: str, n: int) -> li
     return out
 
 
-def _fit(spark: Any, enc_tr: Any, feats: list[str], n_train: int,
-         seed: int) -> tuple[Any, Any, Calibrator]:
-    """XGBoost on the encoded training rows (early stopping on the held-out tenth) and the
-    calibrator fitted on that tenth's predictions: ``(model, assembler, calibrator)``."""
+def _fit(spark: Any, enc_tr: Any, feats: list[str], n_train: int, seed: int,
+         model: str = "gbdt") -> tuple[Any, Callable[[Any], Any], Calibrator, dict[str, Any]]:
+    """XGBoost (``model="gbdt"``; early stopping on the held-out tenth) or Spark ML's logistic
+    regression (``"logreg"``; fitted on the other nine tenths) on the encoded training rows,
+    and the calibrator fitted on the held-out tenth's predictions: ``(model, prepare,
+    calibrator, linear)``, where ``prepare`` turns encoded rows into the model's ``features``
+    and ``linear`` holds what :class:`~adwise.behavior._linear.LinearCTR` needs besides the
+    coefficients (empty for XGBoost)."""
     from pyspark import StorageLevel
     from pyspark.ml.feature import VectorAssembler
-    from xgboost.spark import SparkXGBClassifier
+    from pyspark.sql import functions as F
 
     from adwise.engine import to_pandas
 
-    asm = VectorAssembler(inputCols=feats, outputCol="features", handleInvalid="keep")
-    enc_tr = asm.transform(enc_tr).select("label", "features", "_val") \
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    clf = SparkXGBClassifier(features_col="features", label_col="label",
-                             validation_indicator_col="_val",
-                             num_workers=max(1, spark.sparkContext.defaultParallelism),
-                             random_state=seed, **XGB_PARAMS)
-    model = clf.fit(enc_tr)
+    linear: dict[str, Any] = {}
+    if model == "logreg":
+        from adwise.behavior._linear import linear_inputs, linear_names
+
+        cat = [f[:-len("__te")] for f in feats if f.endswith("__te")]
+        num = [f[:-len("__num")] for f in feats if f.endswith("__num")]
+        fit_rows = enc_tr.where(~F.col("_val"))
+        row = fit_rows.agg(*[F.avg(F.when(~F.isnan(f"{c}__num"), F.col(f"{c}__num")))
+                             for c in num]).first() if num else []
+        means = {c: float(row[i] if row[i] is not None else 0.0) for i, c in enumerate(num)}
+        names = linear_names(cat, num)
+        asm = VectorAssembler(inputCols=names, outputCol="features")
+
+        def prepare(frame: Any) -> Any:
+            return asm.transform(linear_inputs(frame, cat, num, means))
+
+        enc_tr = prepare(enc_tr).select("label", "features", "_val", *names) \
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        train = enc_tr.where(~F.col("_val"))
+        stats = train.agg(*[F.avg(n) for n in names],
+                          *[F.stddev_pop(n) for n in names]).first()
+        linear = {"means": means, "input_means": [float(v or 0.0) for v in stats[:len(names)]],
+                  "input_stds": [float(v or 0.0) for v in stats[len(names):]]}
+        from pyspark.ml.classification import LogisticRegression
+
+        fitted = LogisticRegression(featuresCol="features", labelCol="label",
+                                    **LR_PARAMS).fit(train)
+    else:
+        from xgboost.spark import SparkXGBClassifier
+
+        asm = VectorAssembler(inputCols=feats, outputCol="features", handleInvalid="keep")
+        prepare = asm.transform
+        enc_tr = prepare(enc_tr).select("label", "features", "_val") \
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        clf = SparkXGBClassifier(features_col="features", label_col="label",
+                                 validation_indicator_col="_val",
+                                 num_workers=max(1, spark.sparkContext.defaultParallelism),
+                                 random_state=seed, **XGB_PARAMS)
+        fitted = clf.fit(enc_tr)
     # the held-out tenth, sampled down to about CALIBRATION_ROWS
     val = enc_tr.where("_val").sample(fraction=min(1.0, 10 * CALIBRATION_ROWS / n_train),
                                       seed=seed)
-    cal_rows = to_pandas(model.transform(val).select("label", _p_click()))
+    cal_rows = to_pandas(fitted.transform(val).select("label", _p_click()))
     calibrator = Calibrator("auto").fit(cal_rows["p"].to_numpy(), cal_rows["label"].to_numpy(),
                                         seed=seed)
     enc_tr.unpersist()
-    return model, asm, calibrator
+    return fitted, prepare, calibrator, linear
 
 
 def _best_iteration(model: Any) -> int | None:
@@ -274,11 +319,12 @@ def _export(ws: Any, folder: Path, test_fraction: float, seed: int) -> tuple[Any
 
 
 def train_workspace_spark(spark: Any, ws: Any, test_fraction: float = 0.2, seed: int = 0,
-                          save: bool = True) -> Any:
+                          save: bool = True, model: str = "gbdt") -> Any:
     """``behavior train --engine spark``: the history features of the shared SQL
     specification (:func:`adwise.engine.history_sql`) on Spark, the embedded pipeline's split,
-    XGBoost on Spark, test metrics, and a registry artifact scored without Spark
-    (:class:`~adwise.behavior._xgb.XGBoostCTR`).
+    XGBoost (``model="gbdt"``) or a logistic regression (``"logreg"``) on Spark, test metrics,
+    and a registry artifact scored without Spark (:class:`~adwise.behavior._xgb.XGBoostCTR`,
+    :class:`~adwise.behavior._linear.LinearCTR`).
 
     The model inputs are ``ad_id``, ``placement``, ``ad_category`` (categorical), ``hour``,
     ``weekday`` and the nine history features; no pCVR model is trained.  Returns a
@@ -318,7 +364,7 @@ def train_workspace_spark(spark: Any, ws: Any, test_fraction: float = 0.2, seed:
         t0 = time.perf_counter()
         enc_tr, enc_te, feats, base = _encode(tr, te, "clicked", categorical, numeric, prior,
                                               keep=["_id"])
-        model, asm, calibrator = _fit(spark, enc_tr, feats, n_train, seed)
+        fitted, prepare, calibrator, linear = _fit(spark, enc_tr, feats, n_train, seed, model)
         tables = {}
         for i, c in enumerate(categorical):
             k = f"_k{i}"
@@ -328,23 +374,31 @@ def train_workspace_spark(spark: Any, ws: Any, test_fraction: float = 0.2, seed:
             tables[c] = code_table(counts, MIN_COUNT)
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        scored = to_pandas(model.transform(asm.transform(enc_te)).select("_id", "label",
-                                                                          _p_click()))
+        scored = to_pandas(fitted.transform(prepare(enc_te)).select("_id", "label",
+                                                                    _p_click()))
         pred_s = time.perf_counter() - t0
         inputs = to_pandas(te.select("_id", *cols))
         base.unpersist()
         te.unpersist()
     scored = scored.merge(inputs, on="_id").sort_values("_id").reset_index(drop=True)
-    ctr = XGBoostCTR(model.get_booster().save_raw(raw_format="json").decode(), tables,
-                     categorical, numeric, prior, TE_SMOOTHING, _best_iteration(model),
-                     calibrator)
+    if model == "logreg":
+        from adwise.behavior._linear import LinearCTR
+
+        ctr: XGBoostCTR | LinearCTR = LinearCTR(
+            fitted.coefficients.toArray().tolist(), float(fitted.intercept), tables,
+            categorical, numeric, linear["means"], linear["input_means"],
+            linear["input_stds"], prior, TE_SMOOTHING, calibrator)
+    else:
+        ctr = XGBoostCTR(fitted.get_booster().save_raw(raw_format="json").decode(), tables,
+                         categorical, numeric, prior, TE_SMOOTHING, _best_iteration(fitted),
+                         calibrator)
     p = calibrator.transform(scored["p"].to_numpy())
     metrics = evaluate_predictions(scored["label"].to_numpy().astype(int), p)
     metrics.update(rows_train=n_train, rows_test=n_test, fit_seconds=fit_s,
                    predict_rows_per_second=n_test / pred_s if pred_s > 0 else None,
-                   calibration=calibrator.chosen_, model="gbdt", engine="spark",
-                   model_family="xgboost", spark_master=spark.sparkContext.master,
-                   best_iteration=ctr.best_iteration)
+                   calibration=calibrator.chosen_, model=model, engine="spark",
+                   model_family=FAMILIES[model], spark_master=spark.sparkContext.master,
+                   best_iteration=getattr(ctr, "best_iteration", None))
     wf_cut = None if cut is None else str(cut)
     version = _save(ws, ctr, metrics, cols, prior, wf_cut, split, seed) if save else None
     test = scored[cols].assign(p_click=p)
@@ -352,7 +406,7 @@ def train_workspace_spark(spark: Any, ws: Any, test_fraction: float = 0.2, seed:
                        extra={"test": test})
 
 
-def _save(ws: Any, ctr: XGBoostCTR, metrics: dict[str, Any], cols: list[str], prior: float,
+def _save(ws: Any, ctr: Any, metrics: dict[str, Any], cols: list[str], prior: float,
           cut: str | None, split: str, seed: int) -> str:
     """The registry artifact of :func:`train_workspace_spark`: the embedded model's
     ``features.json`` and metadata, the booster and its encoding instead of ``ctr.*``."""
@@ -365,14 +419,15 @@ def _save(ws: Any, ctr: XGBoostCTR, metrics: dict[str, Any], cols: list[str], pr
     slim = {k: v for k, v in metrics.items() if k != "reliability"}
     mv = ws.registry.save(
         CAPABILITY, write,
-        params={"model": "gbdt", "seed": seed, "engine": "spark", "model_family": "xgboost",
-                **XGB_PARAMS},
+        params={"model": ctr.model, "seed": seed, "engine": "spark",
+                "model_family": ctr.model_family,
+                **(LR_PARAMS if ctr.model == "logreg" else XGB_PARAMS)},
         metrics=slim,
         data_fingerprint=ws.fingerprint("events"),
         feature_schema={"columns": cols, "categorical": ctr.columns_.categorical,
                         "numeric": ctr.columns_.numeric},
         extra={
-            "model_family": "xgboost",
+            "model_family": ctr.model_family,
             "engine": "spark",
             "split_ts": cut,
             "split": split,
@@ -386,3 +441,119 @@ def _save(ws: Any, ctr: XGBoostCTR, metrics: dict[str, Any], cols: list[str], pr
         },
     )
     return mv.version
+
+
+# ====================================================================== batch scoring
+def predict_spark(spark: Any, ws: Any, data: str, out: str, raw_ids: bool = False,
+                  version: str | None = None) -> dict[str, Any]:
+    """``behavior predict --engine spark``: score the events at ``data`` (any path Spark
+    reads) with a model trained on Spark and write Parquet to ``out``.
+
+    Each event gets the history features of the shared SQL specification
+    (:func:`adwise.engine.history_sql`) over the workspace's stored events strictly before its
+    ``ts`` (events after the stored ones see all of them, as the embedded ``behavior predict``
+    scores them); the scored events themselves have no known outcome and count for nothing.
+    The model scores in Python on the workers (``mapInPandas``), with the code that scores it
+    on one machine, so both engines give the same probabilities.
+
+    Returns
+    -------
+    dict
+        The keys of the embedded ``behavior predict --json``: ``version``, ``rows``,
+        ``warnings``, ``stored_events`` (``None``: not counted; the history is taken strictly
+        before each event anyway), ``predictions`` (the first 1,000 rows), ``truncated`` and
+        ``out``; and ``engine``, ``model_family``.
+    """
+    import tempfile
+
+    from pyspark.sql import functions as F
+
+    from adwise.behavior._linear import LinearCTR
+    from adwise.behavior._pipeline import CAPABILITY
+    from adwise.engine import (
+        history_columns,
+        hmac_pseudonym,
+        parse_timestamps_spark,
+        quiet_pandas,
+        read_frame,
+        run_spark,
+        to_pandas,
+        write_parquet_atomic,
+    )
+
+    reg = ws.registry
+    version = version or reg.current(CAPABILITY)
+    if version is None:
+        raise InputError("no behavior model in this workspace; train one with "
+                         "`adwise behavior train --engine spark`.")
+    reader = reg.load(CAPABILITY, version)
+    ctr = XGBoostCTR.read(reader) or LinearCTR.read(reader)
+    if ctr is None:
+        family = reader.metadata.get("extra", {}).get("model_family") or "lightgbm"
+        raise InputError(f"behavior {version} was trained on the embedded engine ({family}); "
+                         "--engine spark scores models trained with --engine spark. Use "
+                         "--engine embedded, or train with `adwise behavior train --engine "
+                         "spark`.")
+    spec = reader.read_json("features.json")
+    cols, prior = list(spec["columns"]), float(spec["prior"])
+    spark.conf.set("spark.sql.session.timeZone", "UTC")  # naive times are UTC, as DuckDB's
+    frame = read_frame(spark, data)
+    missing = [c for c in ("user_id", "ad_id") if c not in frame.columns]
+    if missing:
+        raise InputError(f"{data}: no column {missing[0]!r}; give the events to score with "
+                         "user_id and ad_id (and ts, placement, ...).")
+    if not frame.limit(1).count():
+        raise InputError(f"{data}: the file has no rows.")
+    ids = [c for c in ("event_id", "user_id", "ad_id") if c in frame.columns]
+    # the forms ingest reads (ISO-8601, epoch seconds, compact digits); no ts: now, as embedded
+    ts = parse_timestamps_spark(frame, "ts") if "ts" in frame.columns else F.localtimestamp()
+    user = F.trim(F.col("user_id").cast("string"))
+    if raw_ids and ws.pseudonymises:
+        user = hmac_pseudonym(user, ws.hmac_key)
+    # the model's inputs the events bring (placement); the others are computed below
+    made = {"user_id", "ad_id", "ts", "hour", "weekday", "ad_category", *history_columns()}
+    # _out_*: the ids as given (with --raw-ids, a pseudonym beside its raw id would help
+    # whoever tries to guess the key)
+    scored = frame.select(
+        F.monotonically_increasing_id().alias("_row"),
+        *[F.col(c).cast("string").alias(f"_out_{c}") for c in ids],
+        user.alias("user_id"), F.col("ad_id").cast("string").alias("ad_id"), ts.alias("ts"),
+        *[F.col(c) for c in cols if c in frame.columns and c not in made],
+        F.lit(None).cast("tinyint").alias("clicked"))
+    bad = scored.where(F.col("ts").isNull()).count()
+    if bad:
+        raise InputError(f"{data}: column 'ts' has values that are not timestamps "
+                         f"({bad:,} row(s)).")
+    with tempfile.TemporaryDirectory(prefix="adwise-spark-") as tmp:
+        with ws.connect(read_only=True) as con:
+            con.execute(f"COPY (SELECT ts, user_id, ad_id, clicked FROM events) TO "
+                        f"'{Path(tmp) / 'events.parquet'}' (FORMAT PARQUET)")
+            con.execute(f"COPY ads TO '{Path(tmp) / 'ads.parquet'}' (FORMAT PARQUET)")
+        stored = read_frame(spark, Path(tmp) / "events.parquet") \
+            .withColumn("ts", F.col("ts").cast("timestamp_ntz"))
+        ads = read_frame(spark, Path(tmp) / "ads.parquet")
+        both = stored.withColumn("_score", F.lit(False)).unionByName(
+            scored.withColumn("_score", F.lit(True)), allowMissingColumns=True)
+        feats = run_spark(spark, both, ads, prior).where(F.col("_score")) \
+            .withColumn("hour", F.hour("ts")).withColumn("weekday", F.expr("weekday(ts)"))
+        for c in cols:
+            if c not in feats.columns:  # e.g. no placement: scored as missing, as embedded
+                feats = feats.withColumn(c, F.lit(None).cast("string"))
+        keep = ["_row", *[f"_out_{c}" for c in ids]]
+        schema = ", ".join([f"`{c}` {'bigint' if c == '_row' else 'string'}" for c in keep]
+                           + ["p_click double"])
+
+        def score(batches: Any) -> Any:
+            for pdf in batches:
+                yield pdf[keep].assign(p_click=ctr.predict_ctr(pdf[cols]))
+
+        with quiet_pandas():
+            result = feats.select(*keep, *cols).mapInPandas(score, schema).orderBy("_row") \
+                .select(*[F.col(f"_out_{c}").alias(c) for c in ids], "p_click")
+        write_parquet_atomic(spark, result, out)
+    written = spark.read.parquet(out)
+    rows = written.count()
+    head = to_pandas(written.limit(1000))
+    return {"version": version, "rows": rows, "warnings": [], "stored_events": None,
+            "predictions": head.to_dict(orient="records"), "truncated": rows > 1000,
+            "out": out, "engine": "spark", "model_family": ctr.model_family}

@@ -20,7 +20,7 @@ import pandas as pd
 from adwise._exceptions import BackendError
 from adwise.behavior._calibration import Calibrator
 
-__all__ = ["MISSING_KEY", "RARE_CODE", "XGBoostCTR", "code_table"]
+__all__ = ["MISSING_KEY", "RARE_CODE", "XGBoostCTR", "code_table", "encode_columns"]
 
 #: the key a missing value is counted under (a value of its own for the count and click rate)
 MISSING_KEY = "\x00nan"
@@ -44,6 +44,32 @@ def code_table(stats: pd.DataFrame, min_count: int) -> dict[str, list[Any]]:
     codes = {k: i for i, (_, k) in enumerate(order)}
     return {k: [int(n), float(s), codes.get(k)]
             for k, n, s in zip(stats["key"], stats["n"], stats["s"], strict=True)}
+
+
+def encode_columns(X: pd.DataFrame, tables: dict[str, dict[str, list[Any]]],
+                   categorical: list[str], numeric: list[str], prior: float,
+                   smoothing: float) -> np.ndarray:
+    """The Spark encoding (``adwise.behavior._spark._encode``) of ``X`` in NumPy: per
+    categorical column its ``__code``, ``__count`` and ``__te``, per numeric column its value
+    (NaN for missing values and non-numbers), in that order."""
+    cols = []
+    m, mp = smoothing, smoothing * prior
+    for c in categorical:
+        s = X[c] if c in X.columns else pd.Series(np.nan, index=X.index)
+        missing = s.isna().to_numpy()
+        keys = np.where(missing, MISSING_KEY, s.astype(str).to_numpy())
+        table = tables[c]
+        hit = [table.get(k) for k in keys]
+        n = np.array([0.0 if h is None else h[0] for h in hit])
+        clicks = np.array([0.0 if h is None else h[1] for h in hit])
+        code = np.array([RARE_CODE if h is None or h[2] is None else h[2] for h in hit],
+                        dtype=float)
+        code[missing] = np.nan
+        cols += [code, np.log1p(n), (clicks + mp) / (n + m)]
+    for c in numeric:
+        s = X[c] if c in X.columns else pd.Series(np.nan, index=X.index)
+        cols.append(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float))
+    return np.column_stack(cols) if cols else np.empty((len(X), 0))
 
 
 @dataclass
@@ -103,24 +129,8 @@ class XGBoostCTR:
     # ------------------------------------------------------------------ scoring
     def encode(self, X: pd.DataFrame) -> np.ndarray:
         """The model's feature matrix for ``X`` (NaN for missing values)."""
-        cols = []
-        m, mp = self.smoothing, self.smoothing * self.prior
-        for c in self.columns_.categorical:
-            s = X[c] if c in X.columns else pd.Series(np.nan, index=X.index)
-            missing = s.isna().to_numpy()
-            keys = np.where(missing, MISSING_KEY, s.astype(str).to_numpy())
-            table = self.tables[c]
-            hit = [table.get(k) for k in keys]
-            n = np.array([0.0 if h is None else h[0] for h in hit])
-            clicks = np.array([0.0 if h is None else h[1] for h in hit])
-            code = np.array([RARE_CODE if h is None or h[2] is None else h[2] for h in hit],
-                            dtype=float)
-            code[missing] = np.nan
-            cols += [code, np.log1p(n), (clicks + mp) / (n + m)]
-        for c in self.columns_.numeric:
-            s = X[c] if c in X.columns else pd.Series(np.nan, index=X.index)
-            cols.append(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float))
-        return np.column_stack(cols) if cols else np.empty((len(X), 0))
+        return encode_columns(X, self.tables, self.columns_.categorical, self.columns_.numeric,
+                              self.prior, self.smoothing)
 
     def _raw(self, F: np.ndarray, **kw: Any) -> np.ndarray:
         import xgboost as xgb

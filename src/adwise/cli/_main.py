@@ -169,7 +169,9 @@ def init(
 
 @app.command()
 def ingest(
-    file: Path = typer.Argument(..., help="CSV (.csv, .csv.gz), Parquet or JSON Lines file."),
+    # str, not Path: a Path would fold the // of a URI Spark reads (hdfs://, s3a://)
+    file: str = typer.Argument(..., help="CSV (.csv, .csv.gz), Parquet or JSON Lines file "
+                               "(with --engine spark: any file, folder or URI Spark reads)."),
     table: str = typer.Option(..., "--table", "-t", help="events, users or ads."),
     map_: list[str] = typer.Option(None, "--map", help="Rename a column: SRC=DST (repeatable)."),
     allow_pii: list[str] = typer.Option(
@@ -195,13 +197,45 @@ def ingest(
         "remembered for later ingests).",
     ),
     workspace: Path = WorkspaceOpt,
+    engine: str = typer.Option(
+        "embedded", "--engine",
+        help="embedded (into the workspace's DuckDB, the default) or spark (validate on Spark "
+        "and write Parquet to --out; user ids get the workspace's pseudonyms; needs "
+        "adwise\\[spark] and Java 17).",
+    ),
+    out: str = typer.Option(
+        None, "--out",
+        help="With --engine spark: the Parquet folder to write (any path Spark writes, e.g. "
+        "hdfs://...; must not exist; written beside it, then renamed into place).",
+    ),
+    spark_master: str = typer.Option(
+        None, "--spark-master",
+        help="local[*] (default; else $ADWISE_SPARK_MASTER), spark://HOST:PORT, yarn or "
+        "k8s://URL.",
+    ),
+    spark_conf: list[str] = typer.Option(
+        None, "--spark-conf", help="A Spark setting spark.KEY=VALUE (repeatable)."
+    ),
     json_: bool = JsonOpt,
 ) -> None:
-    """Validate a file against the data contract and add it to the workspace (all or nothing)."""
+    """Validate a file against the data contract and add it to the workspace (all or nothing).
+
+    With --engine spark the file is checked by the same contract on Spark and written as
+    Parquet to --out instead (all or nothing too).
+    """
     from adwise.data import parse_mapping
 
+    if engine not in ("embedded", "spark"):
+        raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
+    if engine == "spark":
+        _ingest_spark(file, table, map_, allow_pii, scrub_pii, ts_format, replace, categorical,
+                      workspace, out, spark_master, spark_conf, json_)
+        return
+    if out:
+        raise InputError("--out is for --engine spark; the embedded engine ingests into the "
+                         "workspace.")
     ws = open_workspace(workspace)
-    with progress(f"ingesting {file.name}") as cb:
+    with progress(f"ingesting {Path(file).name}") as cb:
         rep = ws.ingest(
             file,
             table,
@@ -214,7 +248,7 @@ def ingest(
             scrub_pii=scrub_pii,
         )
     if json_:
-        emit_json(vars(rep))
+        emit_json(vars(rep) | {"engine": "embedded", "out": None})
         return
     for w in rep.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {w}")
@@ -222,6 +256,37 @@ def ingest(
         f"{rep.table}: read {rep.rows_read:,} rows, added {rep.rows_added:,}"
         + (f", replaced {rep.rows_updated:,}" if rep.rows_updated else "")
     )
+
+
+def _ingest_spark(file: str, table: str, map_: list[str] | None, allow_pii: list[str] | None,
+                  scrub_pii: bool, ts_format: str | None, replace: bool,
+                  categorical: list[str] | None, workspace: Path | None, out: str | None,
+                  master: str | None, conf: list[str] | None, json_: bool) -> None:
+    """``ingest --engine spark``: the contract on Spark, Parquet at ``out``."""
+    from adwise.data import parse_mapping
+    from adwise.engine import ingest_spark, parse_conf, spark_session
+
+    if not out:
+        raise InputError("--engine spark writes Parquet: give --out PATH (a new folder).")
+    if scrub_pii or replace:
+        raise InputError(f"{'--scrub-pii' if scrub_pii else '--replace'} is for the embedded "
+                         "engine; --engine spark writes a new Parquet folder and refuses "
+                         "personal data (or keeps it with --allow-pii).")
+    settings = parse_conf(conf)
+    mapping = parse_mapping(map_)
+    ws = open_workspace(workspace)
+    key = ws.hmac_key if ws.pseudonymises else None
+    with progress(f"ingesting {file} on Spark", enabled=not json_), \
+            spark_session(master, settings) as spark:
+        rep = ingest_spark(spark, file, table, out, key, mapping=mapping, ts_format=ts_format,
+                           categorical=categorical or (), allow_pii=allow_pii or ())
+    if json_:
+        emit_json(rep)
+        return
+    for w in rep["warnings"]:
+        err_console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"{table}: read {rep['rows_read']:,} rows, wrote {rep['rows_added']:,} "
+                  f"to {out}")
 
 
 @workspace_app.command("info")

@@ -19,12 +19,17 @@ from adwise._exceptions import ContractError, InputError, PIIError
 from adwise.data._contract import FIXES, TABLES, ColumnSpec
 
 __all__ = [
+    "DUPLICATE_EVENT",
+    "DUPLICATE_KEY",
+    "PROBLEMS",
     "PIIFinding",
     "as_categorical",
     "find_pii",
     "find_pii_columns",
+    "implausible_timestamps",
     "mask_pii",
     "parse_timestamps",
+    "unparsed_timestamps",
     "validate_table",
 ]
 
@@ -49,7 +54,7 @@ def _is_text(s: pd.Series) -> bool:
 
 # Compact all-digit forms, tried in this order for a column whose values all have this many
 # digits; the first format that reads every value as a plausible time wins.
-_COMPACT_FORMATS: dict[int, tuple[str, ...]] = {
+COMPACT_FORMATS: dict[int, tuple[str, ...]] = {
     8: ("%Y%m%d", "%y%m%d%H"),
     10: ("%Y%m%d%H",),
     12: ("%Y%m%d%H%M",),
@@ -94,9 +99,9 @@ def _as_digits(values: pd.Series) -> pd.Series:
 
 
 def _compact(values: pd.Series, num: pd.Series) -> pd.Series | None:
-    """Parse a compact digit form (see ``_COMPACT_FORMATS``) when one fits every value."""
+    """Parse a compact digit form (see ``COMPACT_FORMATS``) when one fits every value."""
     width = _compact_width(values, num)
-    forms = _COMPACT_FORMATS.get(width or 0, ())
+    forms = COMPACT_FORMATS.get(width or 0, ())
     if not forms:
         return None
     # Try each form on a sample first, so epoch seconds cost no full string parse.
@@ -150,33 +155,50 @@ def parse_timestamps(values: pd.Series, fmt: str | None = None) -> pd.Series:
     return out.dt.tz_localize(None)
 
 
+#: what :func:`validate_table` says of a column that breaks its kind's rule (shared with the
+#: Spark ingest, :mod:`adwise.engine._ingest`, so both engines refuse a file in the same words)
+PROBLEMS = {
+    "empty_id": "has empty ids",
+    "not_number": "has values that are not numbers",
+    "not_binary": "must be 0 or 1",
+    "missing": "has missing values",
+    "infinite": "has infinite values",
+    "negative": "must be >= 0",
+    "propensity": "must be in (0, 1]",
+}
+#: ``(problem, fix)`` for repeated keys: of users / ads, and of events within one file
+DUPLICATE_KEY = ("must be unique, but some ids repeat",
+                 "keep one row per id (merge or drop the duplicates)")
+DUPLICATE_EVENT = ("must be unique within a file, but some ids repeat",
+                   "drop the duplicate rows or omit event_id to key rows by their content")
+_TS_EXAMPLE = "e.g. --ts-format %y%m%d%H for 14102100, %d/%m/%Y %H:%M for 21/10/2014 00:00"
+
+
+def unparsed_timestamps(fmt: str | None) -> tuple[str, str]:
+    """``(problem, fix)`` for missing or unreadable timestamps (read with ``fmt``, if given)."""
+    if fmt:
+        return (f"has missing values or values that do not match --ts-format {fmt}",
+                f"check the pattern against the rows shown ({_TS_EXAMPLE}), or drop those rows")
+    return ("has missing or unparseable timestamps",
+            f"{FIXES['timestamp']}, or pass --ts-format with a strftime pattern ({_TS_EXAMPLE})")
+
+
+def implausible_timestamps(first: object) -> tuple[str, str]:
+    """``(problem, fix)`` for times outside 1990 .. now + 1 year; ``first``: the first one."""
+    return (f"has timestamps before 1990-01-01 or after {latest_plausible():%Y-%m-%d}, which "
+            f"means they were misread (the first shown was read as {str(first)[:16]})",
+            f"pass --ts-format with the pattern of these values ({_TS_EXAMPLE}), or repair the "
+            "rows")
+
+
 def _check_timestamps(file: str, col: str, s: pd.Series, fmt: str | None) -> pd.Series:
     ts = parse_timestamps(s, fmt)
-    example = "e.g. --ts-format %y%m%d%H for 14102100, %d/%m/%Y %H:%M for 21/10/2014 00:00"
     bad = ts.isna().to_numpy()
     if bad.any():
-        if fmt:
-            raise _bad(
-                file, col, f"has missing values or values that do not match --ts-format {fmt}",
-                f"check the pattern against the rows shown ({example}), or drop those rows",
-                bad, s,
-            )
-        raise _bad(
-            file, col, "has missing or unparseable timestamps",
-            f"{FIXES['timestamp']}, or pass --ts-format with a strftime pattern ({example})",
-            bad, s,
-        )
-    late = latest_plausible()
-    off = ((ts < EARLIEST) | (ts > late)).to_numpy()
+        raise _bad(file, col, *unparsed_timestamps(fmt), bad, s)
+    off = ((ts < EARLIEST) | (ts > latest_plausible())).to_numpy()
     if off.any():
-        first = ts[off].iloc[0]
-        raise _bad(
-            file, col,
-            f"has timestamps before 1990-01-01 or after {late:%Y-%m-%d}, which means they were "
-            f"misread (the first shown was read as {str(first)[:16]})",
-            f"pass --ts-format with the pattern of these values ({example}), or repair the rows",
-            off, s,
-        )
+        raise _bad(file, col, *implausible_timestamps(ts[off].iloc[0]), off, s)
     return ts
 
 
@@ -198,7 +220,7 @@ def _check_column(
         text = s.astype("string").str.strip()
         empty = (~present) | (text.fillna("") == "").to_numpy()
         if empty.any():
-            raise _bad(file, col, "has empty ids", fix, empty, s)
+            raise _bad(file, col, PROBLEMS["empty_id"], fix, empty, s)
         return text.astype(object)
     if kind == "text":
         return s.astype("string").astype(object).where(present, None)
@@ -218,26 +240,26 @@ def _check_column(
     num = pd.to_numeric(raw, errors="coerce").astype(float)
     unparsable = present & num.isna().to_numpy()
     if unparsable.any():
-        raise _bad(file, col, "has values that are not numbers", fix, unparsable, s)
+        raise _bad(file, col, PROBLEMS["not_number"], fix, unparsable, s)
     v = num.to_numpy()
     if kind == "binary":
         bad = present & ~np.isin(v, (0.0, 1.0))
         if bad.any():
-            raise _bad(file, col, "must be 0 or 1", fix, bad, s)
+            raise _bad(file, col, PROBLEMS["not_binary"], fix, bad, s)
         if (~present).any() and spec.required:
-            raise _bad(file, col, "has missing values", fix, ~present, s)
+            raise _bad(file, col, PROBLEMS["missing"], fix, ~present, s)
         return pd.Series(np.where(present, v, np.nan), index=s.index).astype("Int8")
     finite = np.isfinite(v) | ~present
     if not finite.all():
-        raise _bad(file, col, "has infinite values", fix, ~finite, s)
+        raise _bad(file, col, PROBLEMS["infinite"], fix, ~finite, s)
     if kind == "nonneg":
         bad = present & (v < 0)
         if bad.any():
-            raise _bad(file, col, "must be >= 0", fix, bad, s)
+            raise _bad(file, col, PROBLEMS["negative"], fix, bad, s)
     elif kind == "propensity":
         bad = present & ((v <= 0) | (v > 1))
         if bad.any():
-            raise _bad(file, col, "must be in (0, 1]", fix, bad, s)
+            raise _bad(file, col, PROBLEMS["propensity"], fix, bad, s)
     return pd.Series(v, index=s.index)
 
 
@@ -249,7 +271,7 @@ def as_categorical(s: pd.Series) -> pd.Series:
     return s.astype("string").str.strip().astype(object).where(present, None)
 
 
-def _refuse_case_twins(columns: Iterable[object], file: str) -> None:
+def refuse_case_twins(columns: Iterable[object], file: str) -> None:
     """Refuse names that differ only by case (``clicked`` and ``CLICKED``)."""
     seen: dict[str, str] = {}
     for name in map(str, columns):
@@ -547,7 +569,7 @@ def validate_table(
         raise ContractError(
             file, None, "has no rows", f"give a file with a header row and at least one {table} row"
         )
-    _refuse_case_twins(df.columns, file)
+    refuse_case_twins(df.columns, file)
     missing = [c for c in spec.required if c not in df.columns]
     if missing:
         raise ContractError(
@@ -582,8 +604,7 @@ def validate_table(
             raise _bad(
                 file,
                 spec.key,
-                "must be unique, but some ids repeat",
-                "keep one row per id (merge or drop the duplicates)",
+                *DUPLICATE_KEY,
                 dup,
                 key,
             )
@@ -593,8 +614,7 @@ def validate_table(
             raise _bad(
                 file,
                 "event_id",
-                "must be unique within a file, but some ids repeat",
-                "drop the duplicate rows or omit event_id to key rows by their content",
+                *DUPLICATE_EVENT,
                 dup,
                 out["event_id"],
             )

@@ -12,6 +12,13 @@ from adwise.engine._history import (
     run_duckdb,
     run_spark,
 )
+from adwise.engine._ingest import (
+    hmac_pseudonym,
+    ingest_spark,
+    parse_timestamps_spark,
+    strftime_to_spark,
+    write_parquet_atomic,
+)
 from adwise.engine._spark import (
     DEFAULT_MASTER,
     MIN_JAVA,
@@ -32,8 +39,11 @@ __all__ = [
     "PRIOR_WEIGHT",
     "history_columns",
     "history_sql",
+    "hmac_pseudonym",
+    "ingest_spark",
     "java_version",
     "parse_conf",
+    "parse_timestamps_spark",
     "quiet_pandas",
     "read_frame",
     "resolve_master",
@@ -41,5 +51,7 @@ __all__ = [
     "run_spark",
     "spark_available",
     "spark_session",
+    "strftime_to_spark",
     "to_pandas",
+    "write_parquet_atomic",
 ]

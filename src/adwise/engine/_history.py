@@ -10,6 +10,10 @@ instant never see each other's outcome):
 * ``<h>_ctr``, the smoothed click rate :math:`(c + a\\,\\pi) / (n + a)` with the prior
   :math:`\\pi` the training-period click rate and :math:`a` = ``PRIOR_WEIGHT``.
 
+An impression counts once its outcome is known: rows with a NULL ``clicked`` (the events
+``behavior predict --engine spark`` scores, placed after the stored ones) see the history but
+are no part of it; training rows always have an outcome.
+
 "Strictly earlier" is the window frame ``RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1
 MICROSECOND PRECEDING`` over ``ts``: a ``ROWS ... 1 PRECEDING`` frame would leak between tied
 rows in both engines, and DuckDB's ``EXCLUDE GROUP`` does not parse in Spark.  Only the subset
@@ -71,7 +75,7 @@ def history_sql(prior: float | None = None, events: str = "events", ads: str | N
         if h == "user_cat" and not (has_category and ads):
             imp = clk = "CAST(0 AS BIGINT)"
         else:
-            imp = f"CAST(count(*) OVER w_{h} AS BIGINT)"
+            imp = f"CAST(count(e.clicked) OVER w_{h} AS BIGINT)"
             clk = f"CAST(coalesce(sum(e.clicked) OVER w_{h}, 0) AS BIGINT)"
             part = ", ".join(f"e.{c}" for c in key)
             windows.append(f"w_{h} AS (PARTITION BY {part} {_FRAME})")
