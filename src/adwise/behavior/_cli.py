@@ -12,6 +12,8 @@ from adwise.cli._common import (
     JsonOpt,
     NumberOpt,
     SeedOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     ThreadsOpt,
     WorkspaceOpt,
     console,
@@ -38,10 +40,6 @@ BudgetOpt = typer.Option("120", "--budget",
 EngineOpt = typer.Option("embedded", "--engine",
                          help="embedded (DuckDB + LightGBM, the default) or spark "
                               "(XGBoost on Spark; needs adwise\\[spark] and Java 17).")
-SparkMasterOpt = typer.Option(None, "--spark-master",
-                              help="local[*] (default; else $ADWISE_SPARK_MASTER), "
-                                   "spark://HOST:PORT, yarn or k8s://URL.")
-SparkConfOpt = typer.Option(None, "--spark-conf", help="A Spark setting KEY=VALUE (repeatable).")
 # which learner a --model serves on the embedded engine (reports say the family)
 _FAMILY = {"gbdt": "lightgbm", "forest": "sklearn", "tree": "sklearn", "logreg": "sklearn",
            "deep": "torch"}
