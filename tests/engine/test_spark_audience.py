@@ -65,6 +65,7 @@ def test_rfm_features_are_the_same_on_both_engines(spark, tmp_path, returns, inv
         np.testing.assert_allclose(got[c].to_numpy(), want[c].to_numpy(), rtol=1e-12)
 
 
+@pytest.mark.slow  # Spark ML fits on a local[1] session: half a minute
 def test_segment_on_spark_has_the_embedded_keys_and_finds_the_kinds(spark, tmp_path, capsys):
     path = _file(tmp_path)
     args = ["audience", "segment", "--data", str(path), "--customer-col", "Customer ID",
@@ -106,6 +107,20 @@ def test_segment_on_spark_has_the_embedded_keys_and_finds_the_kinds(spark, tmp_p
 def test_segment_engine_options_are_checked_before_spark_starts(tmp_path, capsys, more, want):
     assert main(["audience", "segment", "-w", str(tmp_path / "ws"), *more]) == 2
     assert capsys.readouterr().err.strip() == f"error: {want}"
+
+
+def test_spark_rfm_names_dates_that_are_not_dates(spark, tmp_path, capsys):
+    tx = _transactions()
+    tx["InvoiceDate"] = tx["InvoiceDate"].astype(str)
+    tx.loc[5, "InvoiceDate"] = "yesterday"
+    tx.to_csv(tmp_path / "tx.csv", index=False)
+    assert main(["audience", "segment", "--data", str(tmp_path / "tx.csv"), "--customer-col",
+                 "Customer ID", "--date-col", "InvoiceDate", "--amount-col", "Price",
+                 "--engine", "spark"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / 'tx.csv'}: column 'InvoiceDate': has 1 value(s) that are not dates "
+        "(e.g. 'yesterday'). Fix: write dates as ISO-8601 (YYYY-MM-DD[ HH:MM:SS]) and drop "
+        "empty ones")
 
 
 def test_spark_refuses_the_rank_transform(spark, tmp_path, capsys):

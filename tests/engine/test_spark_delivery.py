@@ -48,6 +48,7 @@ def block_ws(tmp_path):
     return ws, events
 
 
+@pytest.mark.slow  # Spark ML fits on a local[1] session: half a minute
 def test_spark_als_recovers_blocks_and_is_served_without_spark(spark, block_ws, tmp_path,
                                                                capsys):
     from fastapi.testclient import TestClient
@@ -110,6 +111,7 @@ def test_spark_als_recovers_blocks_and_is_served_without_spark(spark, block_ws, 
         [a["ad_id"] for a in out["ads"]]
 
 
+@pytest.mark.slow  # Spark ML fits on a local[1] session: half a minute
 def test_spark_trains_from_a_csv_file_with_raw_ids(spark, tmp_path, capsys):
     from adwise.data import Workspace
 

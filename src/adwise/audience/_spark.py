@@ -30,9 +30,9 @@ SAMPLE_ROWS = 4000  # customers whose silhouette chooses k (the Segmenter's samp
 _DAY_US = 86_400_000_000
 
 
-def _values(frame: Any, bad: Any, col: str) -> list[tuple[str, Any]]:
-    """Up to five offending values of ``col`` (Spark rows have no row number)."""
-    return [("?", r[0]) for r in frame.where(bad).select(col).limit(5).collect()]
+def _examples(frame: Any, bad: Any, col: str) -> str:
+    """Up to five offending values of ``col``, for a message (Spark rows have no number)."""
+    return ", ".join(repr(r[0]) for r in frame.where(bad).select(col).limit(5).collect())
 
 
 def rfm_spark(frame: Any, customer_col: str, date_col: str, amount_col: str | None = None,
@@ -58,8 +58,8 @@ def rfm_spark(frame: Any, customer_col: str, date_col: str, amount_col: str | No
     cust = F.col(customer_col).cast("string")
     no_id = F.col(customer_col).isNull() | (F.trim(cust) == "")
     raw_date = F.col(date_col)
-    date = raw_date if dict(frame.dtypes)[date_col] in ("timestamp", "timestamp_ntz", "date") \
-        else F.try_to_timestamp(raw_date.cast("string"))
+    date = raw_date.cast("timestamp") if dict(frame.dtypes)[date_col] in (
+        "timestamp", "timestamp_ntz", "date") else F.try_to_timestamp(raw_date.cast("string"))
     if amount_col is not None:
         amount, sign = F.col(amount_col).try_cast("double"), F.col(amount_col).try_cast("double")
         bad_price, sign_col = F.lit(False), amount_col
@@ -80,12 +80,14 @@ def rfm_spark(frame: Any, customer_col: str, date_col: str, amount_col: str | No
     n_dates, n_amounts = d.agg(F.sum(F.col("t").isNull().cast("int")),
                                F.sum(F.col("a").isNull().cast("int"))).first()
     if n_dates:
-        raise ContractError(source, date_col, "has values that are not dates",
+        shown = _examples(d, F.col("t").isNull(), "_raw_date")
+        raise ContractError(source, date_col,
+                            f"has {n_dates} value(s) that are not dates (e.g. {shown})",
                             "write dates as ISO-8601 (YYYY-MM-DD[ HH:MM:SS]) and drop empty ones",
-                            rows=_values(d, F.col("t").isNull(), "_raw_date"), n_bad=n_dates)
+                            n_bad=n_dates)
     if n_amounts:
         raise ContractError(source, amount_col or f"{quantity_col} x {price_col}",
-                            "has non-numeric values",
+                            f"has {n_amounts} non-numeric value(s)",
                             "give plain numbers (no currency signs) and drop empty ones",
                             n_bad=n_amounts)
     row = d.agg(F.sum(F.col("_bad_price").cast("int")), F.sum(F.col("_neg").cast("int")),
@@ -97,7 +99,8 @@ def rfm_spark(frame: Any, customer_col: str, date_col: str, amount_col: str | No
     if report["return_rows"] and returns == "error":
         raise ContractError(
             source, sign_col,
-            "has negative values (returns or cancellations) and --returns error was given",
+            f"has {report['return_rows']} negative value(s) (returns or cancellations) and "
+            "--returns error was given",
             "use --returns net (subtract returns from monetary value, the default) or --returns "
             "drop (ignore them), or remove the rows", n_bad=report["return_rows"])
     keep = ~F.col("_bad_price")

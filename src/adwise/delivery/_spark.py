@@ -217,13 +217,16 @@ def train_workspace_spark(spark: Any, ws: Any, events: str | None = None,
     """
     import tempfile
 
+    from pyspark import StorageLevel
+
     from adwise.delivery._pipeline import _params, save_delivery, side_tables
     from adwise.engine import quiet_pandas, to_pandas
 
     params = ImplicitALSRecommender().get_params()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="adwise-spark-") as tmp, quiet_pandas():
-        frame = _events(spark, ws, events, fmt, Path(tmp))
+        # read (and pseudonymised) once: the split, both fits and the samples reuse it
+        frame = _events(spark, ws, events, fmt, Path(tmp)).persist(StorageLevel.MEMORY_AND_DISK)
         ad_ids = to_pandas(frame.select("ad_id").distinct())["ad_id"]
         side = side_tables(ws, ad_ids)
         metrics: dict[str, Any] = {}
@@ -237,6 +240,7 @@ def train_workspace_spark(spark: Any, ws: Any, events: str | None = None,
         rec = _fit_als(spark, frame, params, seed)
         ads, cats, texts, attrs = side
         cm = ClickModel().fit(_user_sample(frame, frame.count(), seed), cats, texts, attrs)
+        frame.unpersist()
     metrics["click_coef"] = dict(cm.coef_)
     metrics.update(engine="spark", spark_master=spark.sparkContext.master,
                    fit_seconds=time.perf_counter() - t0)
