@@ -7,10 +7,14 @@ from pathlib import Path
 import typer
 
 from adwise.cli._common import (
+    EngineOpt,
     JsonOpt,
     NumberOpt,
     SeedOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     WorkspaceOpt,
+    check_engine,
     console,
     emit_json,
     err_console,
@@ -48,7 +52,8 @@ def _print_segments(res: dict) -> None:
 
 @app.command()
 def segment(
-    data: Path = typer.Option(None, "--data", help="A file to segment (else the workspace)."),
+    # a str, not a Path: a Spark URI (hdfs://...) must keep its double slash
+    data: str = typer.Option(None, "--data", help="A file to segment (else the workspace)."),
     id_col: str = typer.Option(None, "--id-col", help="Row id column (plain-file mode)."),
     outcome_col: str = typer.Option(None, "--outcome-col", help="Plain file: a 0/1 or yes/no "
                                     "outcome (not a feature); each segment's rate is shown."),
@@ -77,6 +82,9 @@ def segment(
                                  "pseudonyms."),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
+    engine: str = EngineOpt("RFM of a transactions file and KMeans with Spark ML"),
+    spark_master: str = SparkMasterOpt,
+    spark_conf: list[str] = SparkConfOpt,
 ) -> None:
     """Group customers; print k, silhouette, sizes and plain-words profiles."""
     from adwise._exceptions import InputError
@@ -94,7 +102,26 @@ def segment(
                          "--budget to segment with the defaults.")
     budget_ = Budget.parse(budget) if tune else None
     label = "audience: tuning segments" if tune else "audience: segmenting"
-    if data is not None and customer_col is not None:
+    check_engine(engine)
+    if engine == "spark":
+        if data is None or customer_col is None or date_col is None:
+            raise InputError("--engine spark segments a transactions file: give --data, "
+                             "--customer-col, --date-col and the amount (--amount-col, or "
+                             "--quantity-col and --price-col); use --engine embedded for the "
+                             "workspace and for --id-col files.")
+        if method != "kmeans" or tune:
+            raise InputError("--engine spark clusters with --method kmeans (Spark ML KMeans) "
+                             "without --tune; use --engine embedded for the other methods and "
+                             "for tuning.")
+        from adwise.audience._spark import segment_transactions_spark
+        from adwise.engine import parse_conf, spark_session
+
+        with progress("audience: segmenting on Spark", enabled=not json_), \
+                spark_session(spark_master, parse_conf(spark_conf)) as spark:
+            res = segment_transactions_spark(spark, data, customer_col, date_col, amount_col,
+                                             quantity_col, price_col, invoice_col, returns, kk,
+                                             transform, seed)
+    elif data is not None and customer_col is not None:
         if date_col is None:
             raise InputError("RFM from transactions needs --date-col as well as --customer-col.")
         with progress(label, enabled=not json_) as cb:
@@ -119,6 +146,7 @@ def segment(
         if export is not None:
             res["export"] = export_segments(ws, output_file(export, "--export"),
                                             raw_ids=raw_ids)
+    res.setdefault("engine", engine)
     if json_:
         emit_json(res)
         return

@@ -25,7 +25,7 @@ from adwise._exceptions import InputError
 from adwise._params import Interval, Options
 from adwise.base import AdwiseEstimator, check_is_fitted
 
-__all__ = ["Segmenter", "describe_segments", "match_segments"]
+__all__ = ["Segmenter", "describe_from_stats", "describe_segments", "match_segments", "pick_k"]
 
 # a hashed id (hex digits, 8+ characters) reads as a code, not a word
 _HASHLIKE = re.compile(r"^[0-9a-f]{8,}$", re.IGNORECASE)
@@ -58,6 +58,30 @@ def match_segments(new_centers: np.ndarray, old_centers: np.ndarray) -> np.ndarr
             ids[j] = nxt
             nxt += 1
     return ids
+
+
+def pick_k(scores: dict[int, float], criterion: str = "silhouette",
+           auto: bool = True) -> tuple[int, str]:
+    """The k of the best score (the first of equals; the last k when none is finite) and how
+    it was chosen, in words.
+
+    By silhouette, k = 2 is taken only when it beats every k >= 3 by ``DECISIVE_GAIN``: the
+    silhouette favours two clusters on skewed, continuous data such as RFM (one "active" and
+    one "lapsed" group beat any finer split by a few hundredths even when the finer split is
+    what a marketer acts on); a clear two-group structure still wins.
+    """
+    finite = {k: v for k, v in scores.items() if np.isfinite(v)}
+    best = max(finite, key=finite.get) if finite else list(scores)[-1]
+    rule = "the best " + ("BIC" if criterion == "bic" else "silhouette")
+    rest = {k: v for k, v in finite.items() if k >= 3}
+    if criterion != "silhouette" or not auto or best != 2 or not rest:
+        return best, rule
+    k3 = max(rest, key=rest.get)
+    gain = scores[2] - rest[k3]
+    if gain >= DECISIVE_GAIN:
+        return 2, f"the best silhouette (k = 2 beats k >= 3 by >= {DECISIVE_GAIN})"
+    return k3, (f"the best silhouette among k >= 3 (k = 2 is taken only when it beats them by "
+                f">= {DECISIVE_GAIN}; here by {gain:.3f})")
 
 
 class Segmenter(AdwiseEstimator):
@@ -163,26 +187,6 @@ class Segmenter(AdwiseEstimator):
         return (V - self.mean_) / self.scale_
 
     # ----------------------------------------------------------------- fit
-    def _prefer_three(self, best: tuple, ks: list[int], Z: np.ndarray) -> tuple:
-        """k = 2 only when its silhouette beats every k >= 3 by ``DECISIVE_GAIN``.
-
-        The silhouette favours two clusters on skewed, continuous data such as RFM (one
-        "active" and one "lapsed" group beat any finer split by a few hundredths even when
-        the finer split is what a marketer acts on); a clear two-group structure still wins.
-        """
-        s2 = self.scores_[2]
-        rest = {k: v for k, v in self.scores_.items() if k >= 3 and np.isfinite(v)}
-        if best[1] != 2 or not rest:
-            return best
-        k3 = max(rest, key=rest.get)
-        if s2 - rest[k3] >= DECISIVE_GAIN:
-            self.k_rule_ = f"the best silhouette (k = 2 beats k >= 3 by >= {DECISIVE_GAIN})"
-            return best
-        self.k_rule_ = (f"the best silhouette among k >= 3 (k = 2 is taken only when it beats "
-                        f"them by >= {DECISIVE_GAIN}; here by {s2 - rest[k3]:.3f})")
-        model, labels = self._cluster(Z, k3)
-        return (rest[k3], k3, model, labels)
-
     def _cluster(self, Z: np.ndarray, k: int):
         if self.method == "gmm":
             from sklearn.mixture import GaussianMixture
@@ -233,9 +237,10 @@ class Segmenter(AdwiseEstimator):
         if not ks or ks[0] >= n:
             raise InputError(f"Segmenter: {n} rows are too few for k={ks[0] if ks else lo}.")
         self.scores_ = {}
-        best = None
+        fits = {}
         for k in ks:
             model, labels = self._cluster(Z, int(k))
+            fits[int(k)] = (model, labels)
             if self.criterion == "bic" and self.k == "auto":
                 from sklearn.mixture import GaussianMixture
 
@@ -255,12 +260,8 @@ class Segmenter(AdwiseEstimator):
                     else float("nan")
                 )
             self.scores_[int(k)] = score
-            if best is None or (np.isfinite(score) and score > best[0]) or not np.isfinite(best[0]):
-                best = (score, int(k), model, labels)
-        self.k_rule_ = "the best " + ("BIC" if self.criterion == "bic" else "silhouette")
-        if self.criterion == "silhouette" and self.k == "auto" and 2 in self.scores_:
-            best = self._prefer_three(best, ks, Z)
-        _, self.k_, self.model_, labels = best
+        self.k_, self.k_rule_ = pick_k(self.scores_, self.criterion, self.k == "auto")
+        self.model_, labels = fits[self.k_]
         lab_s = labels[sample]
         self.silhouette_ = (
             float(silhouette_score(Z[sample], lab_s, random_state=self.random_state))
@@ -367,14 +368,36 @@ def describe_segments(
     (Cohen's d against everyone).
     """
     labels = np.asarray(labels)
-    n = len(labels)
     F = features.astype(float)
-    mu, sd = F.mean(), F.std(ddof=0).replace(0, 1.0)
+    segs = sorted(np.unique(labels))
+    sizes = pd.Series(labels).value_counts().reindex(segs)
+    return describe_from_stats(
+        F.mean(), F.std(ddof=0), F.groupby(labels).mean().reindex(segs), sizes,
+        None if outcomes is None else outcomes.groupby(labels).sum().reindex(segs),
+        None if interests is None else interests.groupby(labels).mean().reindex(segs), top)
+
+
+def describe_from_stats(
+    mu: pd.Series,
+    sd: pd.Series,
+    means: pd.DataFrame,
+    sizes: pd.Series,
+    outcome_sums: pd.DataFrame | None = None,
+    interest_means: pd.DataFrame | None = None,
+    top: int = 3,
+) -> list[dict[str, Any]]:
+    """:func:`describe_segments` from the statistics it needs, which an engine that cannot
+    hold the rows (Spark) computes where they are: each feature's overall mean ``mu`` and
+    population standard deviation ``sd``; per segment (the index, in order) the feature
+    ``means``, the ``sizes``, the ``outcome_sums`` and the ``interest_means``."""
+    n = int(sizes.sum())
+    sd = sd.replace(0, 1.0)
     out = []
-    tot = outcomes.sum() if outcomes is not None else None
-    for s in sorted(np.unique(labels)):
-        m = labels == s
-        d = ((F[m].mean() - mu) / sd).sort_values(key=np.abs, ascending=False)
+    tot = outcome_sums.sum() if outcome_sums is not None else None
+    for s in means.index:
+        size = int(sizes[s])
+        seg_mean = means.loc[s]
+        d = ((seg_mean - mu) / sd).sort_values(key=np.abs, ascending=False)
         apart = []
         words: list[str] = []
         groups: set[str] = set()  # one phrase per attribute (one age band, one hour band)
@@ -385,7 +408,7 @@ def describe_segments(
                 {
                     "feature": str(f),
                     "effect_size": round(float(v), 2),
-                    "segment_mean": round(float(F.loc[m, f].mean()), 4),
+                    "segment_mean": round(float(seg_mean[f]), 4),
                     "overall_mean": round(float(mu[f]), 4),
                 }
             )
@@ -396,13 +419,13 @@ def describe_segments(
                 groups.add(group)
         prof: dict[str, Any] = {
             "segment": int(s),
-            "size": int(m.sum()),
-            "share": round(float(m.mean()), 4),
+            "size": size,
+            "share": round(size / n, 4),
             "sets_apart": apart,
         }
         fans = ""
-        if interests is not None and len(interests.columns):
-            li = interests[m].mean().sort_values(ascending=False)
+        if interest_means is not None and len(interest_means.columns):
+            li = interest_means.loc[s].sort_values(ascending=False)
             prof["top_interests"] = [
                 {"interest": str(c), "lift": round(float(v), 2)} for c, v in li.head(top).items()
             ]
@@ -411,8 +434,9 @@ def describe_segments(
         name = name[0].upper() + name[1:]
         prof["name"] = name
         desc = f"{name} — {prof['share'] * 100:.0f} % of users ({prof['size']:,})"
-        if outcomes is not None:
-            o = outcomes[m].sum()
+        if outcome_sums is not None:
+            o = outcome_sums.loc[s]
+            outcomes = outcome_sums.columns
             if "impressions" in outcomes and "clicks" in outcomes and o["impressions"] > 0:
                 ctr = o["clicks"] / o["impressions"]
                 avg = tot["clicks"] / tot["impressions"] if tot["impressions"] else np.nan
@@ -422,14 +446,14 @@ def describe_segments(
             if "clicks" in outcomes and "conversions" in outcomes and o["clicks"] > 0:
                 prof["cvr"] = round(float(o["conversions"] / o["clicks"]), 4)
             if "response" in outcomes:
-                r = float(o["response"] / m.sum())
+                r = float(o["response"] / size)
                 avgr = float(tot["response"] / n) if n else np.nan
                 prof["response_rate"] = round(r, 4)
                 prof["response_vs_average"] = round(r / avgr, 2) if avgr else None
                 desc += (f", response {r * 100:.1f} % ({r / avgr:.1f}x average)" if avgr
                          else f", response {r * 100:.1f} %")
             if "value" in outcomes:
-                v = float(o["value"] / m.sum())
+                v = float(o["value"] / size)
                 avgv = float(tot["value"] / n) if n else np.nan
                 prof["value_per_customer"] = round(v, 2)
                 if avgv:

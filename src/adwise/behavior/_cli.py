@@ -9,11 +9,15 @@ import typer
 
 from adwise._exceptions import InputError
 from adwise.cli._common import (
+    EngineOpt,
     JsonOpt,
     NumberOpt,
     SeedOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     ThreadsOpt,
     WorkspaceOpt,
+    check_engine,
     console,
     emit_json,
     err_console,
@@ -35,14 +39,7 @@ BudgetOpt = typer.Option("120", "--budget",
                          help="Tuning budget: SECONDS (e.g. 300) or TRIALS (e.g. 25t).")
 
 
-EngineOpt = typer.Option("embedded", "--engine",
-                         help="embedded (DuckDB + LightGBM, the default) or spark "
-                              "(--model gbdt: XGBoost, logreg: Spark ML logistic regression; "
-                              "needs adwise\\[spark] and Java 17).")
-SparkMasterOpt = typer.Option(None, "--spark-master",
-                              help="local[*] (default; else $ADWISE_SPARK_MASTER), "
-                                   "spark://HOST:PORT, yarn or k8s://URL.")
-SparkConfOpt = typer.Option(None, "--spark-conf", help="A Spark setting KEY=VALUE (repeatable).")
+BehaviorEngineOpt = EngineOpt("--model gbdt: XGBoost, logreg: Spark ML logistic regression")
 # which learner a --model serves on the embedded engine (reports say the family)
 _FAMILY = {"gbdt": "lightgbm", "forest": "sklearn", "tree": "sklearn", "logreg": "sklearn",
            "deep": "torch"}
@@ -114,7 +111,7 @@ def train(
     tune: bool = TuneOpt,
     budget: str = BudgetOpt,
     json_: bool = JsonOpt,
-    engine: str = EngineOpt,
+    engine: str = BehaviorEngineOpt,
     spark_master: str = SparkMasterOpt,
     spark_conf: list[str] = SparkConfOpt,
 ) -> None:
@@ -123,8 +120,7 @@ def train(
 
     _check_model(model)
     budget_ = _budget(tune, budget)
-    if engine not in ("embedded", "spark"):
-        raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
+    check_engine(engine)
     if engine == "spark":
         _check_spark_model(model, budget_ is not None)
     ws = open_workspace(workspace)
@@ -185,7 +181,7 @@ def evaluate(
     tune: bool = TuneOpt,
     budget: str = BudgetOpt,
     workspace: Path = WorkspaceOpt,
-    engine: str = EngineOpt,
+    engine: str = BehaviorEngineOpt,
     spark_master: str = SparkMasterOpt,
     spark_conf: list[str] = SparkConfOpt,
     json_: bool = JsonOpt,
@@ -193,8 +189,7 @@ def evaluate(
     """Evaluate on plain files (--train/--test/--target) or on the workspace (time split)."""
     _check_model(model)
     budget_ = _budget(tune, budget)
-    if engine not in ("embedded", "spark"):
-        raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
+    check_engine(engine)
     if engine == "spark":
         out = _evaluate_spark(train_file, test_file, target, model, fmt, _cols(categorical),
                               _cols(numeric), seed, tune, spark_master, spark_conf, json_)
@@ -299,8 +294,7 @@ def predict(
     from adwise.behavior._pipeline import load_predictor, read_plain
     from adwise.data import write_csv
 
-    if engine not in ("embedded", "spark"):
-        raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
+    check_engine(engine)
     if engine == "spark":
         _predict_spark(input_file, out, explain, raw_ids, workspace, model_version,
                        spark_master, spark_conf, json_)

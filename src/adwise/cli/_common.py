@@ -23,11 +23,15 @@ if TYPE_CHECKING:
     from adwise.data import Workspace
 
 __all__ = [
+    "EngineOpt",
     "JsonOpt",
     "NumberOpt",
     "SeedOpt",
+    "SparkConfOpt",
+    "SparkMasterOpt",
     "ThreadsOpt",
     "WorkspaceOpt",
+    "check_engine",
     "console",
     "emit_json",
     "err_console",
@@ -65,6 +69,25 @@ WorkspaceOpt = typer.Option(
     help="Workspace folder (else $ADWISE_WORKSPACE, else ./adwise-workspace).",
 )
 JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout.")
+# the Spark engine's options, the same on every command that has --engine
+SparkMasterOpt = typer.Option(None, "--spark-master",
+                              help="local[*] (default; else $ADWISE_SPARK_MASTER), "
+                                   "spark://HOST:PORT, yarn or k8s://URL.")
+SparkConfOpt = typer.Option(None, "--spark-conf", help="A Spark setting KEY=VALUE (repeatable).")
+
+
+def EngineOpt(on_spark: str) -> Any:
+    """``--engine embedded|spark``; ``on_spark`` says what the command runs on Spark."""
+    # "\[" keeps the brackets of the extra's name in rich markup
+    return typer.Option("embedded", "--engine",
+                        help=f"embedded (the default) or spark ({on_spark}; needs "
+                             "adwise\\[spark] and Java 17).")
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an ``--engine`` other than embedded or spark (exit 2)."""
+    if engine not in ("embedded", "spark"):
+        raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
 
 
 # The capability command being run, as ("behavior", "predict"); set by the root group. Commands

@@ -8,10 +8,14 @@ import typer
 
 from adwise._exceptions import InputError
 from adwise.cli._common import (
+    EngineOpt,
     JsonOpt,
     NumberOpt,
     SeedOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     WorkspaceOpt,
+    check_engine,
     console,
     emit_json,
     err_console,
@@ -24,8 +28,8 @@ app = typer.Typer(help="Which ad should this user see?", no_args_is_help=True)
 
 @app.command()
 def train(
-    model: str = typer.Option("hybrid", "--model", help="hybrid, ease, item_knn, als, bpr, "
-                              "content or popularity."),
+    model: str = typer.Option(None, "--model", help="hybrid (the default), ease, item_knn, "
+                              "als, bpr, content or popularity; als (the default) on Spark."),
     tune: bool = typer.Option(False, "--tune", help="Search the recommender's hyper-parameters "
                               "on an inner split of the training period first."),
     budget: str = typer.Option("120", "--budget", help="Tuning budget: SECONDS (e.g. 300) or "
@@ -33,15 +37,38 @@ def train(
     seed: int = SeedOpt(0),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
+    engine: str = EngineOpt("implicit ALS with Spark ML"),
+    spark_master: str = SparkMasterOpt,
+    spark_conf: list[str] = SparkConfOpt,
+    events: str = typer.Option(None, "--events", help="With --engine spark: events (Parquet "
+                               "or CSV, any path Spark reads) instead of the workspace's."),
 ) -> None:
     """Fit the recommender (clicks) and click model (impressions); save and promote them."""
     from adwise._tuning import Budget
     from adwise.delivery._pipeline import train_workspace
 
     budget_ = Budget.parse(budget) if tune else None
+    check_engine(engine)
+    if engine == "spark" and (model not in (None, "als") or budget_ is not None):
+        raise InputError("--engine spark trains --model als (Spark ML ALS) without --tune; use "
+                         "--engine embedded for the other models and for tuning.")
+    if engine == "embedded" and events is not None:
+        raise InputError("--events is read by --engine spark; for the embedded engine ingest "
+                         "the file into the workspace with `adwise ingest`.")
     ws = open_workspace(workspace)
-    with progress("delivery: training", enabled=not json_) as cb:
-        res = train_workspace(ws, model=model, progress=cb, tune=budget_, seed=seed)
+    if engine == "spark":
+        from adwise.delivery._spark import train_workspace_spark
+        from adwise.engine import parse_conf, spark_session
+
+        settings = parse_conf(spark_conf)
+        with progress("delivery: training on Spark", enabled=not json_), \
+                spark_session(spark_master, settings) as spark:
+            res = train_workspace_spark(spark, ws, events=events, seed=seed)
+    else:
+        with progress("delivery: training", enabled=not json_) as cb:
+            res = train_workspace(ws, model=model or "hybrid", progress=cb, tune=budget_,
+                                  seed=seed)
+            res["metrics"]["engine"] = "embedded"
     if json_:
         emit_json(res)
         return

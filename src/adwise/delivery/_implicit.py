@@ -75,8 +75,18 @@ class ImplicitRecommender(AdwiseEstimator):
             Groups for the popularity fallback of users unknown later.
         """
         self._validate_params()
-        owner = type(self).__name__
         t0 = time.perf_counter()
+        X = self._index(users, items, weights, item_features, user_groups)
+        self._fit(X, item_features)
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    def _index(self, users: Any, items: Any, weights: Any,
+               item_features: pd.DataFrame | None,
+               user_groups: Mapping[Any, Any] | None) -> sp.csr_matrix:
+        """Everything :meth:`fit` learns but the model: ids, interactions, popularity and
+        fallbacks; returns the interaction matrix the model is fitted on."""
+        owner = type(self).__name__
         uidx, u = IdIndex.encode(users, "users", owner)
         items_arr = items.to_numpy() if hasattr(items, "to_numpy") else np.asarray(items)
         if item_features is not None:
@@ -109,9 +119,7 @@ class ImplicitRecommender(AdwiseEstimator):
         self.item_popularity_ = counts
         self.warm_items_ = counts > 0
         self._fit_groups(user_groups, X)
-        self._fit(X, item_features)
-        self.fit_seconds_ = time.perf_counter() - t0
-        return self
+        return X
 
     # ------------------------------------------------------------------ fallbacks
     def _fit_groups(self, user_groups: Mapping[Any, Any] | None, X: sp.csr_matrix) -> None:
@@ -463,6 +471,32 @@ class ImplicitALSRecommender(_FactorRecommender):
         from implicit.cpu.als import AlternatingLeastSquares
 
         self._fit_factors(AlternatingLeastSquares, X, alpha=self.alpha)
+
+    def with_factors(self, users: Any, items: Any, weights: Any, user_ids: Any,
+                     user_factors: np.ndarray, item_ids: Any,
+                     item_factors: np.ndarray) -> ImplicitALSRecommender:
+        """This model fitted with factors learned elsewhere (Spark ML ALS on a cluster).
+
+        ``users``, ``items`` and ``weights`` are the interaction rows, as :meth:`fit` takes
+        them (for seen-item exclusion and the popularity fallback); row ``j`` of
+        ``user_factors`` / ``item_factors`` belongs to ``user_ids[j]`` / ``item_ids[j]``.
+        The result scores, saves and loads exactly as a model fitted here.
+        """
+        self._validate_params()
+        t0 = time.perf_counter()
+        self._index(users, items, weights, None, None)
+        uf = np.asarray(user_factors, dtype=np.float32)
+        itf = np.asarray(item_factors, dtype=np.float32)
+        self.user_factors_ = np.zeros((len(self.users_), uf.shape[1]), dtype=np.float32)
+        self.item_factors_ = np.zeros((len(self.items_), itf.shape[1]), dtype=np.float32)
+        uc, ic = self.user_codes(np.asarray(user_ids, dtype=object)), \
+            self.item_codes(np.asarray(item_ids, dtype=object))
+        # ids the interactions lack have no row here; a user or item without factors keeps
+        # zeros (scores 0), as one without clicks gets from the embedded fit
+        self.user_factors_[uc[uc >= 0]] = uf[uc >= 0]
+        self.item_factors_[ic[ic >= 0]] = itf[ic >= 0]
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
 
 
 class BPRRecommender(_FactorRecommender):

@@ -36,6 +36,8 @@ __all__ = [
     "interactions_from_events",
     "load_delivery",
     "parse_scale",
+    "save_delivery",
+    "side_tables",
     "train_workspace",
 ]
 
@@ -372,6 +374,24 @@ class Delivery:
         )
 
 
+def side_tables(ws: Any, event_ads: Any) -> tuple[pd.DataFrame, dict[str, str] | None,
+                                                  dict[str, Any] | None, pd.DataFrame | None]:
+    """The workspace's ads and users as the click model takes them: ``(ads, ad -> category,
+    user -> text, user attributes)``; the ads are the distinct ``event_ads`` when the ads
+    table is empty."""
+    ads = drop_empty(ws.table("ads"), keep=("ad_id",))
+    if len(ads) == 0:
+        ads = pd.DataFrame({"ad_id": pd.unique(np.asarray(event_ads).astype(str))})
+    users = drop_empty(ws.table("users"), keep=("user_id",))
+    cats = (dict(zip(ads["ad_id"].astype(str), ads["category"].astype(str), strict=True))
+            if "category" in ads.columns else None)
+    texts = (dict(zip(users["user_id"].astype(str), users["text"], strict=True))
+             if "text" in users.columns else None)
+    attrs = users.set_index(users["user_id"].astype(str)).drop(
+        columns=[c for c in ("user_id", "text") if c in users.columns]) if len(users) else None
+    return ads, cats, texts, attrs
+
+
 def train_workspace(
     ws: Any,
     model: str = "hybrid",
@@ -394,17 +414,8 @@ def train_workspace(
     events = drop_empty(ws.table("events"), keep=_EVENT_KEYS)
     if len(events) == 0:
         raise InputError(f"{ws.path}: the workspace has no events; ingest some first.")
-    ads = drop_empty(ws.table("ads"), keep=("ad_id",))
-    if len(ads) == 0:
-        ads = pd.DataFrame({"ad_id": events["ad_id"].astype(str).unique()})
-    users = drop_empty(ws.table("users"), keep=("user_id",))
+    ads, cats, texts, attrs = side_tables(ws, events["ad_id"])
     feats = _ad_features(ads)
-    cats = (dict(zip(ads["ad_id"].astype(str), ads["category"].astype(str), strict=True))
-            if "category" in ads.columns else None)
-    texts = (dict(zip(users["user_id"].astype(str), users["text"], strict=True))
-             if "text" in users.columns else None)
-    attrs = users.set_index(users["user_id"].astype(str)).drop(
-        columns=[c for c in ("user_id", "text") if c in users.columns]) if len(users) else None
     metrics: dict[str, Any] = {}
     tuning = None
     rec = make_recommender(model)
@@ -443,6 +454,18 @@ def train_workspace(
     metrics["click_coef"] = dict(cm.coef_)
     if tuning is not None:
         metrics["tuning"] = tuning
+    version = save_delivery(ws, rec, cm, ads, metrics, {"model": model, **_params(rec)},
+                            list(feats.columns) if feats is not None else [])
+    return {"version": version, "metrics": metrics, "n_users": len(rec.users_),
+            "n_items": len(rec.items_)}
+
+
+def save_delivery(ws: Any, rec: ImplicitRecommender, cm: ClickModel, ads: pd.DataFrame,
+                  metrics: dict[str, Any], params: dict[str, Any],
+                  item_features: list[str]) -> str:
+    """Save a delivery model (the recommender, the click model and the ads it ranks) as one
+    registry version of ``ws``; the version.  Both engines save through here, so
+    :func:`load_delivery` reads what either trained."""
     ads_keep = ads[[c for c in ("ad_id", "campaign_id", "category", "pricing", "bid", "cpa_bid",
                                 "budget", "headline") if c in ads.columns]]
 
@@ -452,13 +475,12 @@ def train_workspace(
         w.write_bytes("ads.parquet", ads_keep.to_parquet(index=False))
 
     mv = ws.registry.save(
-        CAPABILITY_NAME, write, params={"model": model, **_params(rec)}, metrics=metrics,
+        CAPABILITY_NAME, write, params=params, metrics=metrics,
         data_fingerprint=ws.fingerprint("events"),
         feature_schema={"interactions": "clicked events, weight 1 + 4 * converted",
-                        "item_features": list(feats.columns) if feats is not None else []},
+                        "item_features": item_features},
     )
-    return {"version": mv.version, "metrics": metrics, "n_users": len(rec.users_),
-            "n_items": len(rec.items_)}
+    return mv.version
 
 
 def _params(est: Any) -> dict[str, Any]:

@@ -131,7 +131,35 @@ class DaypartAllocator(AdwiseEstimator):
         d["y"] = X[target].fillna(0).astype(float).to_numpy()
         d["n"] = 1.0
         daily = d.groupby([*cells, "day"], observed=True)[["cost", "y", "n"]].sum().reset_index()
-        self.n_days_ = int(d["day"].nunique())
+        return self._fit_daily(daily)
+
+    def fit_daily(self, daily: pd.DataFrame) -> DaypartAllocator:
+        """Fit from sums per cell and day, as :meth:`fit` does from the rows they sum (an
+        engine that cannot hold the rows, Spark, sums them where they are).
+
+        Parameters
+        ----------
+        daily : DataFrame
+            One row per cell (``cell_cols``) and ``day`` with any impressions: ``cost``,
+            ``impressions``, ``clicks`` and, for the conversions objective, ``conversions``.
+        """
+        self._validate_params()
+        cells = list(self.cell_cols)
+        target = "clicks" if self.objective == "clicks" else "conversions"
+        need = [*cells, "day", "cost", "impressions", target]
+        missing = [c for c in need if c not in daily.columns]
+        if missing:
+            raise InputError(f"DaypartAllocator: column '{missing[0]}' is missing from the "
+                             "daily sums.")
+        if float(daily["cost"].sum()) <= 0:
+            raise InputError("DaypartAllocator: column 'cost' sums to 0; nothing was spent.")
+        return self._fit_daily(daily[[*cells, "day", "cost"]].assign(
+            y=daily[target].to_numpy(dtype=float), n=daily["impressions"].to_numpy(dtype=float)))
+
+    def _fit_daily(self, daily: pd.DataFrame) -> DaypartAllocator:
+        """Fit on ``daily``: ``cost``, outcomes ``y`` and impressions ``n`` per cell and day."""
+        cells = list(self.cell_cols)
+        self.n_days_ = int(daily["day"].nunique())
         # elasticity: within-cell slope of log outcome on log spend across days
         if self.elasticity is not None:
             beta = float(self.elasticity)
@@ -147,11 +175,11 @@ class DaypartAllocator(AdwiseEstimator):
             beta = float(np.clip(beta, self.min_elasticity, 1.0))
         self.elasticity_ = beta
         # expected outcome per impression from the shrunk rates
-        eff_df = d[cells].copy()
-        eff_df["clicked"] = d["y"].to_numpy()
-        effects = PlacementEffects(levels=tuple(cells)).fit(eff_df)
+        per = daily.groupby(cells, observed=True)[["cost", "n", "y"]].sum().reset_index()
+        effects = PlacementEffects(levels=tuple(cells)).fit_counts(
+            per[cells].assign(impressions=per["n"], clicks=per["y"]))
         rate = effects.cells(by=cells)
-        per = d.groupby(cells, observed=True)[["cost", "n"]].sum().reset_index()
+        per = per.drop(columns="y")
         cur = per.merge(rate[[*cells, "mean"]], on=cells, how="left")
         cur["spend_per_day"] = cur["cost"] / self.n_days_
         cur["impressions_per_day"] = cur["n"] / self.n_days_

@@ -8,10 +8,14 @@ import typer
 
 from adwise._exceptions import InputError
 from adwise.cli._common import (
+    EngineOpt,
     JsonOpt,
     NumberOpt,
     SeedOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     WorkspaceOpt,
+    check_engine,
     console,
     emit_json,
     err_console,
@@ -41,15 +45,33 @@ def train(
                                        "(events, ads or users); 'none' for overall only."),
     workspace: Path = WorkspaceOpt,
     json_: bool = JsonOpt,
+    engine: str = EngineOpt("the counts per cell on Spark, the fit on the driver"),
+    spark_master: str = SparkMasterOpt,
+    spark_conf: list[str] = SparkConfOpt,
+    events: str = typer.Option(None, "--events", help="With --engine spark: events (Parquet "
+                               "or CSV, any path Spark reads) instead of the workspace's."),
 ) -> None:
     """Fit CTR/CVR by placement x hour x weekday (+ per group) and the budget curves; save."""
     from adwise.placement._pipeline import train as _train
 
+    check_engine(engine)
+    if engine == "embedded" and events is not None:
+        raise InputError("--events is read by --engine spark; for the embedded engine ingest "
+                         "the file into the workspace with `adwise ingest`.")
+    group = None if group_col.lower() == "none" else group_col
     ws = open_workspace(workspace)
-    with progress("placement: fitting") as cb:
-        _, mv = _train(ws, None if group_col.lower() == "none" else group_col, progress=cb)
+    if engine == "spark":
+        from adwise.engine import parse_conf, spark_session
+        from adwise.placement._spark import train_spark
+
+        with progress("placement: counting on Spark", enabled=not json_), \
+                spark_session(spark_master, parse_conf(spark_conf)) as spark:
+            _, mv = train_spark(spark, ws, group, events)
+    else:
+        with progress("placement: fitting") as cb:
+            _, mv = _train(ws, group, progress=cb)
     if json_:
-        emit_json({"version": mv.version, **mv.metadata["metrics"]})
+        emit_json({"version": mv.version, "engine": "embedded", **mv.metadata["metrics"]})
         return
     m = mv.metadata["metrics"]
     console.print(f"placement {mv.version}: {m['rows']:,} events, CTR {m['ctr']:.3%}; best cell "

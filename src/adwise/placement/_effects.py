@@ -191,31 +191,62 @@ class PlacementEffects(AdwiseEstimator):
                     "values; fill them (e.g. 'unknown') or drop those rows."
                 )
         df["_group"] = X[self.group_col].astype(str).to_numpy() if self.group_col else _GLOBAL
-        df["_click"] = X["clicked"].astype(float).to_numpy()
-        has_conv = "converted" in X.columns
-        if has_conv:
-            df["_conv"] = X["converted"].fillna(0).astype(float).to_numpy()
+        df["impressions"] = 1.0
+        df["clicks"] = X["clicked"].astype(float).to_numpy()
+        if "converted" in X.columns:
+            df["conversions"] = X["converted"].fillna(0).astype(float).to_numpy()
+        return self._fit_counts(df, len(df))
+
+    def fit_counts(self, counts: pd.DataFrame, n_rows: int | None = None) -> PlacementEffects:
+        """Estimate every cell from counts per cell, as :meth:`fit` does from the rows they
+        count (an engine that cannot hold the rows, Spark, counts them where they are).
+
+        Parameters
+        ----------
+        counts : DataFrame
+            One row per finest cell (and group): the ``levels`` columns, ``group_col`` when
+            set, ``impressions``, ``clicks`` and optionally ``conversions`` (conversions on
+            clicked impressions: CVR is conversions per click).
+        n_rows : int, optional
+            The number of events counted (default: the impressions).
+        """
+        self._validate_params()
+        levels = list(self.levels)
+        need = [*levels, "impressions", "clicks", *([self.group_col] if self.group_col else [])]
+        missing = [c for c in need if c not in counts.columns]
+        if missing:
+            raise InputError(f"PlacementEffects: column '{missing[0]}' is missing from the "
+                             "counts.")
+        df = counts[levels + [c for c in ("impressions", "clicks", "conversions")
+                              if c in counts.columns]].copy()
+        df["_group"] = counts[self.group_col].astype(str).to_numpy() if self.group_col \
+            else _GLOBAL
+        total = float(df["impressions"].sum())
+        if total <= 0:
+            raise InputError("PlacementEffects: no events to fit on.")
+        return self._fit_counts(df, int(total) if n_rows is None else n_rows)
+
+    def _fit_counts(self, df: pd.DataFrame, n_rows: int) -> PlacementEffects:
+        """Fit on ``df``: levels, ``_group``, ``impressions``, ``clicks`` (and ``conversions``)
+        per row, a row being an event or a cell of events."""
         self.cells_ = {"ctr": None, "cvr": None}
         self.strengths_ = {}
         self.global_rate_ = {}
         self.cells_["ctr"], self.strengths_["ctr"], self.global_rate_["ctr"] = self._fit_rate(
-            df, "_click", None
+            df.assign(_t=df["impressions"], _s=df["clicks"])
         )
-        if has_conv:
+        if "conversions" in df.columns:
+            clicked = df[df["clicks"] > 0]
             self.cells_["cvr"], self.strengths_["cvr"], self.global_rate_["cvr"] = self._fit_rate(
-                df, "_conv", "_click"
+                clicked.assign(_t=clicked["clicks"], _s=clicked["conversions"])
             )
-        self.n_rows_ = len(df)
+        self.n_rows_ = n_rows
         self.groups_ = sorted(set(self.cells_["ctr"]["group"]) - {_GLOBAL})
         return self
 
-    def _fit_rate(
-        self, df: pd.DataFrame, succ: str, trial: str | None
-    ) -> tuple[pd.DataFrame, dict[str, float], float]:
+    def _fit_rate(self, d: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float], float]:
+        """Cells of one rate from ``d``'s trials ``_t`` and successes ``_s``."""
         levels = list(self.levels)
-        d = df if trial is None else df[df[trial] > 0]
-        tr = np.ones(len(d)) if trial is None else d[trial].to_numpy()
-        d = d.assign(_t=tr, _s=d[succ].to_numpy())
         total_t, total_s = float(d["_t"].sum()), float(d["_s"].sum())
         p0 = (total_s + 0.5) / (total_t + 1.0)
         strengths: dict[str, float] = {}

@@ -36,12 +36,15 @@ __all__ = [
     "ContextEncoder",
     "PlacementModel",
     "allocate",
+    "events_query",
     "load_events",
     "load_model",
     "load_policy",
     "make_policy",
+    "no_placement",
     "recommend",
     "run_ope",
+    "save_model",
     "save_policy",
     "simulate",
     "train",
@@ -62,6 +65,33 @@ def load_events(ws: Any, extra_cols: Sequence[str] = ()) -> pd.DataFrame:
     count is in ``attrs["skipped_without_placement"]``."""
     from adwise.data import parse_timestamps
 
+    df = ws.query(events_query(ws, extra_cols))
+    if df.empty:
+        raise InputError("the workspace has no events; ingest some with `adwise ingest`.")
+    # Events ingested from a file without the column have no slot: skip them (counted), rather
+    # than pool them into a made-up slot "None".
+    slotless = df["placement"].isna() | (df["placement"].astype(str).str.strip() == "")
+    n_slotless = int(slotless.sum())
+    if n_slotless == len(df):
+        raise InputError(no_placement(len(df)))
+    if n_slotless:
+        df = df.loc[~slotless].reset_index(drop=True)
+        log.warning("placement: skipped %d of %d events without a 'placement'.", n_slotless,
+                    n_slotless + len(df))
+    ts = df["ts"] if pd.api.types.is_datetime64_any_dtype(df["ts"]) else parse_timestamps(df["ts"])
+    df["hour"] = ts.dt.hour.astype(int)
+    df["weekday"] = ts.dt.day_of_week.astype(int)
+    df["day"] = ts.dt.strftime("%Y-%m-%d")
+    df["placement"] = df["placement"].astype(str)
+    for c in extra_cols:
+        df[c] = df[c].astype(str).where(df[c].notna(), "unknown")
+    df.attrs["skipped_without_placement"] = n_slotless
+    return df
+
+
+def events_query(ws: Any, extra_cols: Sequence[str] = ()) -> str:
+    """The SQL of the events :func:`load_events` reads (``extra_cols`` joined from the ads or
+    users table where the events lack them); both engines read this."""
     ev_cols = set(ws.columns("events"))
     if "placement" not in ev_cols:
         raise InputError("the events table has no 'placement' column; placement needs the slot "
@@ -91,30 +121,13 @@ def load_events(ws: Any, extra_cols: Sequence[str] = ()) -> pd.DataFrame:
         sql += " LEFT JOIN ads a ON a.ad_id = e.ad_id"
     if "u" in joins:
         sql += " LEFT JOIN users u ON u.user_id = e.user_id"
-    df = ws.query(sql)
-    if df.empty:
-        raise InputError("the workspace has no events; ingest some with `adwise ingest`.")
-    # Events ingested from a file without the column have no slot: skip them (counted), rather
-    # than pool them into a made-up slot "None".
-    slotless = df["placement"].isna() | (df["placement"].astype(str).str.strip() == "")
-    n_slotless = int(slotless.sum())
-    if n_slotless == len(df):
-        raise InputError(f"none of the {len(df):,} events has a 'placement'; placement needs "
-                         "the slot of every impression (map yours with `adwise ingest --map "
-                         "COL=placement`).")
-    if n_slotless:
-        df = df.loc[~slotless].reset_index(drop=True)
-        log.warning("placement: skipped %d of %d events without a 'placement'.", n_slotless,
-                    n_slotless + len(df))
-    ts = df["ts"] if pd.api.types.is_datetime64_any_dtype(df["ts"]) else parse_timestamps(df["ts"])
-    df["hour"] = ts.dt.hour.astype(int)
-    df["weekday"] = ts.dt.day_of_week.astype(int)
-    df["day"] = ts.dt.strftime("%Y-%m-%d")
-    df["placement"] = df["placement"].astype(str)
-    for c in extra_cols:
-        df[c] = df[c].astype(str).where(df[c].notna(), "unknown")
-    df.attrs["skipped_without_placement"] = n_slotless
-    return df
+    return sql
+
+
+def no_placement(n: int) -> str:
+    """The error when none of ``n`` events has a slot."""
+    return (f"none of the {n:,} events has a 'placement'; placement needs the slot of every "
+            "impression (map yours with `adwise ingest --map COL=placement`).")
 
 
 # ---------------------------------------------------------------------------- model
@@ -167,11 +180,23 @@ def train(ws: Any, group_col: str | None = "campaign_id",
     extra = [group_col] if group_col else []
     df = load_events(ws, extra)
     model = fit_model(df, group_col, progress)
+    mv = save_model(ws, model, group_col, len(df),
+                    int(df.attrs.get("skipped_without_placement", 0)), t0)
+    if progress:
+        progress(3, 3)
+    return model, mv
+
+
+def save_model(ws: Any, model: PlacementModel, group_col: str | None, rows: int,
+               skipped: int, t0: float, extra_metrics: Mapping[str, Any] | None = None,
+               extra_params: Mapping[str, Any] | None = None) -> Any:
+    """Save a fitted model with its summary metrics (the best cell, the allocators' gains)
+    as a registry version of ``ws``; the ModelVersion.  Both engines save through here."""
     eff = model.effects
     best = eff.recommend(by=("placement", "hour"), top=1)
     metrics = {
-        "rows": len(df),
-        "skipped_without_placement": int(df.attrs.get("skipped_without_placement", 0)),
+        "rows": rows,
+        "skipped_without_placement": skipped,
         "ctr": float(eff.global_rate_["ctr"]),
         "best_cell": f"{best.iloc[0]['placement']} @ {int(best.iloc[0]['hour']):02d}h",
         "best_cell_ctr": float(best.iloc[0]["expected_ctr"]),
@@ -185,6 +210,7 @@ def train(ws: Any, group_col: str | None = "campaign_id",
     for obj, al in model.allocators.items():
         _, summ = al.allocate()
         metrics[f"allocation_{obj}_ratio"] = float(summ["ratio"])
+    metrics.update(extra_metrics or {})
 
     def write(w: Any) -> None:
         w.write_json("effects.json", eff.to_dict())
@@ -192,14 +218,12 @@ def train(ws: Any, group_col: str | None = "campaign_id",
                      {k: _allocator_to_dict(v) for k, v in model.allocators.items()})
 
     mv = ws.registry.save(
-        CAPABILITY_NAME, write, params={"group_col": group_col}, metrics=metrics,
-        data_fingerprint=ws.fingerprint("events"),
+        CAPABILITY_NAME, write, params={"group_col": group_col, **(extra_params or {})},
+        metrics=metrics, data_fingerprint=ws.fingerprint("events"),
         feature_schema={"levels": list(eff.levels), "group_col": eff.group_col},
     )
     model.metadata = mv.metadata
-    if progress:
-        progress(3, 3)
-    return model, mv
+    return mv
 
 
 def load_model(ws: Any, version: str | None = None) -> PlacementModel:
