@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import tempfile
 import threading
 import time
@@ -99,6 +100,11 @@ class TreePeak:
         self._thread.join()
 
 
+def _partial(out: dict) -> None:
+    """The measurements so far, on stderr: what a run stopped before its end still leaves."""
+    print("partial:", json.dumps(out), file=sys.stderr, flush=True)
+
+
 def _world(folder: Path, users: int, seed: int) -> Path:
     from adwise.data import write_world
 
@@ -125,6 +131,7 @@ def embedded(world: Path, work: Path, threads: int, tree: TreePeak, full: bool) 
         ws.ingest(world / f"{t}.parquet", t)
     out["ingest_seconds"] = time.perf_counter() - t0
     out["ingest_tree_peak_gb"] = tree.take()
+    _partial(out)
     t0 = time.perf_counter()
     df = event_features(ws, threads=threads)
     cut = _cut(world)
@@ -134,6 +141,7 @@ def embedded(world: Path, work: Path, threads: int, tree: TreePeak, full: bool) 
     out["events"] = len(df)
     out["features_peak_gb"] = _rss_gb()
     out["features_tree_peak_gb"] = tree.take()
+    _partial(out)
     df[MODEL_COLUMNS][train.to_numpy()].to_parquet(work / "train.parquet")
     df[MODEL_COLUMNS][~train.to_numpy()].to_parquet(work / "test.parquet")
     del df
@@ -141,6 +149,7 @@ def embedded(world: Path, work: Path, threads: int, tree: TreePeak, full: bool) 
                          n_jobs=threads)
     out.update(auc=res["auc"], logloss=res["logloss"], fit_seconds=res["fit_seconds"],
                train_peak_gb=_rss_gb(), train_tree_peak_gb=tree.take())
+    _partial(out)
     if full:
         t0 = time.perf_counter()
         model = train_workspace(ws, n_jobs=threads, save=False, conversion=False)
@@ -176,6 +185,7 @@ def spark(world: Path, work: Path, master: str, memory: str, tree: TreePeak, che
         out["features_seconds"] = time.perf_counter() - t0
         out["features_peak_gb"] = _rss_gb() + _rss_gb(jvm)
         out["features_tree_peak_gb"] = tree.take()
+        _partial(out)
         f = read_frame(s, work / "features")
         out["events"] = f.count()
         f.where(f.ts < cut).select(*MODEL_COLUMNS).write.mode("overwrite").parquet(
@@ -183,9 +193,11 @@ def spark(world: Path, work: Path, master: str, memory: str, tree: TreePeak, che
         f.where(f.ts >= cut).select(*MODEL_COLUMNS).write.mode("overwrite").parquet(
             str(work / "test"))
         out["split_tree_peak_gb"] = tree.take()
+        _partial(out)
         if check:
             out.update(_check(world, f, float(train_rate)))
             out["check_tree_peak_gb"] = tree.take()
+            _partial(out)
         res = evaluate_files_spark(s, str(work / "train"), str(work / "test"), "clicked")
         out.update(auc=res["auc"], logloss=res["logloss"], fit_seconds=res["fit_seconds"],
                    best_iteration=res["best_iteration"], train_peak_gb=_rss_gb() + _rss_gb(jvm),
