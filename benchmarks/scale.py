@@ -17,13 +17,14 @@ figure to hold against a machine's memory.
 
     python benchmarks/scale.py --users 24000 --engine embedded   # ~1 M events
     python benchmarks/scale.py --users 24000 --engine spark --master 'local[2]'
-    python benchmarks/scale.py --users 480000 --engine spark --driver-memory 3g \
-        --no-check --rounds 200                                # ~20 M events within 8 GB
+    python benchmarks/scale.py --users 480000 --engine spark --driver-memory 4g \
+        --no-check --rounds 50 --work /tmp/adwise-scale/work-480000   # ~20 M events
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -161,10 +162,9 @@ def embedded(world: Path, work: Path, threads: int, tree: TreePeak, full: bool) 
 
 def spark(world: Path, work: Path, master: str, memory: str, tree: TreePeak, check: bool,
           rounds: int | None) -> dict:
-
     from adwise.behavior import _spark
     from adwise.behavior._spark import evaluate_files_spark
-    from adwise.engine import read_frame, run_spark, spark_session
+    from adwise.engine import spark_session
 
     out: dict = {"engine": "spark", "master": master, "driver_memory": memory}
     if rounds is not None:  # a cap on boosting rounds (early stopping still applies below it)
@@ -173,36 +173,50 @@ def spark(world: Path, work: Path, master: str, memory: str, tree: TreePeak, che
     conf = {"spark.driver.memory": memory, "spark.sql.shuffle.partitions": "8",
             "spark.ui.enabled": "false"}
     cut = _cut(world)
+    # a --work folder from an earlier run that wrote its split: train on it, skip the features
+    reuse = all((work / d / "_SUCCESS").exists() for d in ("train", "test"))
     with spark_session(master, conf) as s:
         jvm = int(s.sparkContext._jvm.ProcessHandle.current().pid())
-        t0 = time.perf_counter()
-        events = read_frame(s, world / "events.parquet")
-        train_rate = events.where(events.ts < cut).agg({"clicked": "avg"}).first()[0]
-        feats = run_spark(s, events, read_frame(s, world / "ads.parquet"), float(train_rate))
-        feats = feats.selectExpr("*", "hour(ts) AS hour",
-                                 "(dayofweek(ts) + 5) % 7 AS weekday")  # Monday = 0
-        feats.write.mode("overwrite").parquet(str(work / "features"))
-        out["features_seconds"] = time.perf_counter() - t0
-        out["features_peak_gb"] = _rss_gb() + _rss_gb(jvm)
-        out["features_tree_peak_gb"] = tree.take()
-        _partial(out)
-        f = read_frame(s, work / "features")
-        out["events"] = f.count()
-        f.where(f.ts < cut).select(*MODEL_COLUMNS).write.mode("overwrite").parquet(
-            str(work / "train"))
-        f.where(f.ts >= cut).select(*MODEL_COLUMNS).write.mode("overwrite").parquet(
-            str(work / "test"))
-        out["split_tree_peak_gb"] = tree.take()
-        _partial(out)
-        if check:
-            out.update(_check(world, f, float(train_rate)))
-            out["check_tree_peak_gb"] = tree.take()
-            _partial(out)
+        if reuse:
+            out["features"] = f"reused from {work}"
+        else:
+            _features(s, world, work, cut, out, tree, jvm, check)
         res = evaluate_files_spark(s, str(work / "train"), str(work / "test"), "clicked")
         out.update(auc=res["auc"], logloss=res["logloss"], fit_seconds=res["fit_seconds"],
                    best_iteration=res["best_iteration"], train_peak_gb=_rss_gb() + _rss_gb(jvm),
                    train_tree_peak_gb=tree.take())
     return out
+
+
+def _features(s: Any, world: Path, work: Path, cut: pd.Timestamp, out: dict, tree: TreePeak,
+              jvm: int, check: bool) -> None:
+    """The history features on Spark written to ``work``, then the time split (and the check
+    against DuckDB), recording seconds and peaks in ``out``."""
+    from adwise.engine import read_frame, run_spark
+
+    t0 = time.perf_counter()
+    events = read_frame(s, world / "events.parquet")
+    train_rate = events.where(events.ts < cut).agg({"clicked": "avg"}).first()[0]
+    feats = run_spark(s, events, read_frame(s, world / "ads.parquet"), float(train_rate))
+    feats = feats.selectExpr("*", "hour(ts) AS hour",
+                             "(dayofweek(ts) + 5) % 7 AS weekday")  # Monday = 0
+    feats.write.mode("overwrite").parquet(str(work / "features"))
+    out["features_seconds"] = time.perf_counter() - t0
+    out["features_peak_gb"] = _rss_gb() + _rss_gb(jvm)
+    out["features_tree_peak_gb"] = tree.take()
+    _partial(out)
+    f = read_frame(s, work / "features")
+    out["events"] = f.count()
+    f.where(f.ts < cut).select(*MODEL_COLUMNS).write.mode("overwrite").parquet(
+        str(work / "train"))
+    f.where(f.ts >= cut).select(*MODEL_COLUMNS).write.mode("overwrite").parquet(
+        str(work / "test"))
+    out["split_tree_peak_gb"] = tree.take()
+    _partial(out)
+    if check:
+        out.update(_check(world, f, float(train_rate)))
+        out["check_tree_peak_gb"] = tree.take()
+        _partial(out)
 
 
 def _check(world: Path, f: Any, train_rate: float) -> dict:
@@ -237,6 +251,10 @@ def main() -> None:
                     help="Spark: cap on XGBoost boosting rounds (default: the library's)")
     ap.add_argument("--no-full-pipeline", action="store_true",
                     help="embedded: skip the reference `behavior train` pipeline")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="keep the run's files here (default: a temporary folder), one folder "
+                         "per world; Spark reuses the features and split a run left there and "
+                         "only trains")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "adwise-scale")
     a = ap.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -245,7 +263,10 @@ def main() -> None:
     t0 = time.perf_counter()
     world = _world(a.cache, a.users, a.seed)
     world_s, world_gb = time.perf_counter() - t0, tree.take()
-    with tempfile.TemporaryDirectory(dir=a.cache) as tmp:
+    if a.work:
+        a.work.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(a.work)) if a.work
+          else tempfile.TemporaryDirectory(dir=a.cache)) as tmp:
         res = (embedded(world, Path(tmp), a.threads, tree, not a.no_full_pipeline)
                if a.engine == "embedded"
                else spark(world, Path(tmp), a.master, a.driver_memory, tree, not a.no_check,
