@@ -279,10 +279,8 @@ def predict(
     raw_ids: bool = typer.Option(False, "--raw-ids",
                                  help="user_id values are raw ids: pseudonymise them first."),
     workspace: Path = WorkspaceOpt,
-    engine: str = typer.Option("embedded", "--engine",
-                               help="embedded (the default) or spark: batch scoring on Spark "
-                                    "with a model trained with --engine spark (history "
-                                    "features strictly before each event's ts)."),
+    engine: str = EngineOpt("batch scoring with a model trained with --engine spark; history "
+                            "features strictly before each event's ts"),
     model_version: str = typer.Option(None, "--model-version",
                                       help="--engine spark: the registry version to score "
                                            "with (default: the promoted one)."),

@@ -18,10 +18,14 @@ from adwise._plugins import CAPABILITY_ORDER, SUMMARIES, Capability, load_ref
 from adwise._version import __version__
 from adwise.cli import _common
 from adwise.cli._common import (
+    EngineOpt,
     JsonOpt,
     NumberOpt,
     SeedOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     WorkspaceOpt,
+    check_engine,
     console,
     emit_json,
     err_console,
@@ -197,25 +201,15 @@ def ingest(
         "remembered for later ingests).",
     ),
     workspace: Path = WorkspaceOpt,
-    engine: str = typer.Option(
-        "embedded", "--engine",
-        help="embedded (into the workspace's DuckDB, the default) or spark (validate on Spark "
-        "and write Parquet to --out; user ids get the workspace's pseudonyms; needs "
-        "adwise\\[spark] and Java 17).",
-    ),
+    engine: str = EngineOpt("validate on Spark and write Parquet to --out; user ids get the "
+                            "workspace's pseudonyms"),
     out: str = typer.Option(
         None, "--out",
         help="With --engine spark: the Parquet folder to write (any path Spark writes, e.g. "
         "hdfs://...; must not exist; written beside it, then renamed into place).",
     ),
-    spark_master: str = typer.Option(
-        None, "--spark-master",
-        help="local[*] (default; else $ADWISE_SPARK_MASTER), spark://HOST:PORT, yarn or "
-        "k8s://URL.",
-    ),
-    spark_conf: list[str] = typer.Option(
-        None, "--spark-conf", help="A Spark setting spark.KEY=VALUE (repeatable)."
-    ),
+    spark_master: str = SparkMasterOpt,
+    spark_conf: list[str] = SparkConfOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Validate a file against the data contract and add it to the workspace (all or nothing).
@@ -225,8 +219,7 @@ def ingest(
     """
     from adwise.data import parse_mapping
 
-    if engine not in ("embedded", "spark"):
-        raise InputError(f"--engine must be embedded or spark; got {engine!r}.")
+    check_engine(engine)
     if engine == "spark":
         _ingest_spark(file, table, map_, allow_pii, scrub_pii, ts_format, replace, categorical,
                       workspace, out, spark_master, spark_conf, json_)
