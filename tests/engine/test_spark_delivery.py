@@ -18,17 +18,18 @@ from adwise.cli._main import main
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-def _checkerboard(seed: int = 0) -> pd.DataFrame:
-    """40 users and 16 ads in two blocks (user and ad parity): every user sees every ad a
-    few times over ten days and clicks about half of their own block's ads, never the other
+def _checkerboard(seed: int = 0, n_users: int = 120) -> pd.DataFrame:
+    """``n_users`` users and 16 ads in two blocks (user and ad parity): every user sees every ad
+    twice over ten days and clicks about half of their own block's ads, never the other
     block's."""
     rng = np.random.default_rng(seed)
     rows = []
-    for u in range(40):
-        liked = [a for a in range(u % 2, 16, 2) if rng.random() < 0.5]
+    for u in range(n_users):
+        # every user clicks: a user without clicks has no factors on either engine
+        liked = [a for a in range(u % 2, 16, 2) if rng.random() < 0.5] or [u % 2]
         for a in range(16):
-            for _ in range(2):
-                rows.append((u, a, int(a in liked and rng.random() < 0.8)))
+            for rep in range(2):
+                rows.append((u, a, int(a in liked and (rep == 0 or rng.random() < 0.8))))
     df = pd.DataFrame(rows, columns=["u", "a", "clicked"])
     start = pd.Timestamp("2026-01-01")
     return pd.DataFrame({
@@ -62,7 +63,7 @@ def test_spark_als_recovers_blocks_and_is_served_without_spark(spark, block_ws, 
     embedded = train_workspace(ws, model="als")
     res = train_workspace_spark(spark, ws)
     assert set(res) == set(embedded)
-    assert (res["n_users"], res["n_items"]) == (40, 16)
+    assert (res["n_users"], res["n_items"]) == (120, 16)
     m, e = res["metrics"], embedded["metrics"]
     assert m["engine"] == "spark" and m["split"].startswith("by time (test from ")
     assert set(e) <= set(m)
@@ -76,16 +77,17 @@ def test_spark_als_recovers_blocks_and_is_served_without_spark(spark, block_ws, 
     assert meta["params"]["engine"] == "spark" and meta["params"]["model"] == "als"
     d = load_delivery(ws)
     rec = d.recommender
-    assert type(rec) is ImplicitALSRecommender and rec.user_factors_.shape == (40, 64)
+    assert type(rec) is ImplicitALSRecommender
+    assert rec.user_factors_.shape == (120, ImplicitALSRecommender().factors)
     # the block structure: every user's best unseen ads are of their own block
-    users = [ws.pseudonym(f"u{u}") for u in range(40)]
+    users = [ws.pseudonym(f"u{u}") for u in range(120)]
     clicked = events[events["clicked"] == 1].groupby("user_id")["ad_id"].agg(set)
     top = rec.recommend(users, k=1, exclude_seen=True)
     for u, ads in enumerate(top):
         if len(set(f"a{a}" for a in range(u % 2, 16, 2)) - clicked[f"u{u}"]):
             assert int(ads[0][1:]) % 2 == u % 2, (u, ads)
     scores = rec.score(users)
-    own = np.array([[int(a[1:]) % 2 == u % 2 for a in rec.items_] for u in range(40)])
+    own = np.array([[int(a[1:]) % 2 == u % 2 for a in rec.items_] for u in range(120)])
     assert scores[own].mean() > scores[~own].mean() + 0.3
 
     # `delivery recommend` ranks with it in a process that never imports PySpark
@@ -121,12 +123,12 @@ def test_spark_trains_from_a_csv_file_with_raw_ids(spark, tmp_path, capsys):
     assert main(["delivery", "train", "-w", str(empty.path), "--engine", "spark",
                  "--events", str(tmp_path / "events.csv"), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert (res["n_users"], res["n_items"]) == (40, 16)
+    assert (res["n_users"], res["n_items"]) == (120, 16)
     from adwise.delivery._pipeline import load_delivery
 
     rec = load_delivery(empty).recommender
     # raw ids were pseudonymised with this workspace's key, as ingest stores them
-    assert sorted(rec.users_) == sorted(empty.pseudonym(f"u{u}") for u in range(40))
+    assert sorted(rec.users_) == sorted(empty.pseudonym(f"u{u}") for u in range(120))
 
 
 def test_spark_delivery_refuses_a_bad_click_flag(spark, tmp_path, capsys):

@@ -199,7 +199,9 @@ def _evaluate(spark: Any, train: str | Path, test: str | Path, target: str, fmt:
                       model, calibrator.chosen_, plan, warnings)
     return {**out, "engine": "spark", "model_family": FAMILIES[model],
             "spark_master": spark.sparkContext.master,
-            "best_iteration": _best_iteration(fitted) if model == "gbdt" else None}
+            "best_iteration": _best_iteration(fitted) if model == "gbdt" else None,
+            # the embedded gbdt's key; XGBoost on Spark serves alone, with no logistic blend
+            **({"blend": None} if model == "gbdt" else {})}
 
 
 def _unparsed_numbers(frame: Any, numeric: list[str], source: str, n: int) -> list[str]:
@@ -399,6 +401,8 @@ def train_workspace_spark(spark: Any, ws: Any, test_fraction: float = 0.2, seed:
                    calibration=calibrator.chosen_, model=model, engine="spark",
                    model_family=FAMILIES[model], spark_master=spark.sparkContext.master,
                    best_iteration=getattr(ctr, "best_iteration", None))
+    if model == "gbdt":
+        metrics["blend"] = None  # the embedded gbdt's key; XGBoost on Spark serves alone
     wf_cut = None if cut is None else str(cut)
     version = _save(ws, ctr, metrics, cols, prior, wf_cut, split, seed) if save else None
     test = scored[cols].assign(p_click=p)

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -178,20 +179,30 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
     settings = {**_DEFAULT_CONF, "spark.executorEnv.OMP_WAIT_POLICY": "PASSIVE",
                 "spark.executorEnv.PYSPARK_PYTHON": os.environ["PYSPARK_PYTHON"],
                 **(conf or {})}
+    scratch = None
+    if master.startswith("local") and "spark.checkpoint.dir" not in settings:
+        # iterative fits (ALS) grow a lineage per iteration whose serialisation overflows the
+        # JVM stack past ~20 iterations; checkpoints cut it, and they need a folder
+        scratch = tempfile.mkdtemp(prefix="adwise-spark-checkpoints-")
+        settings["spark.checkpoint.dir"] = scratch
     for k, v in settings.items():
         builder = builder.config(k, v)
     try:
-        with quiet_pandas():
-            spark = builder.getOrCreate()
-    except Exception as exc:  # Py4J / JVM start-up errors carry pages of Java trace
-        raise BackendError(f"Spark did not start on {master}: {_first_line(exc)}. Check "
-                           "--spark-master and --spark-conf.") from None
-    spark.sparkContext.setLogLevel("ERROR")
-    try:
-        with quiet_pandas():
-            yield spark
+        try:
+            with quiet_pandas():
+                spark = builder.getOrCreate()
+        except Exception as exc:  # Py4J / JVM start-up errors carry pages of Java trace
+            raise BackendError(f"Spark did not start on {master}: {_first_line(exc)}. Check "
+                               "--spark-master and --spark-conf.") from None
+        spark.sparkContext.setLogLevel("ERROR")
+        try:
+            with quiet_pandas():
+                yield spark
+        finally:
+            spark.stop()
     finally:
-        spark.stop()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def read_frame(spark: Any, path: str | Path, fmt: str | None = None) -> Any:
