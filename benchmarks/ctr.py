@@ -32,7 +32,9 @@ cross-validation of the training rows only (never the test rows)::
 
     .venv/bin/python benchmarks/ctr.py --no-deep --models "adwise gbdt,LightGBM" --tune 10t
 
-"adwise gbdt, no blend" is ours with ``blend="off"`` (the GBDT without its logistic blend).
+"adwise gbdt, no blend" is ours with ``blend="off"`` (the GBDT without its logistic blend);
+"adwise gbdt, integer codes only" is ours with ``integer_values=False`` (integer columns typed
+categorical enter as codes, counts and target encodings, without their value).
 
 Peers are dev-only: `pip install deepctr-torch` (pulls torch).
 """
@@ -259,6 +261,7 @@ def run_real(datasets: list[str], with_deep: bool, only: list[str] | None = None
     """Every model on every data set and seed; with ``rows_csv`` the rows so far are
     rewritten there after each seed (a long run leaves what it finished)."""
     models = {"adwise gbdt": ours("gbdt"), "adwise gbdt, no blend": ours("gbdt", blend="off"),
+              "adwise gbdt, integer codes only": ours("gbdt", integer_values=False),
               "adwise logreg": ours("logreg"),
               "adwise forest (100 trees)": ours("forest", forest_trees=100),
               "adwise tree": ours("tree")}
@@ -278,7 +281,9 @@ def run_real(datasets: list[str], with_deep: bool, only: list[str] | None = None
         print("deepctr-torch is not installed: no DeepFM peer")
     every = {**models, **peers}
     if only:
-        every = {k: v for k, v in every.items() if any(o in k for o in only)}
+        # "=NAME" picks that model alone; a plain part picks every model whose name holds it
+        every = {k: v for k, v in every.items()
+                 if any(k == o[1:] if o.startswith("=") else o in k for o in only)}
     rows = []
     for ds in datasets:
         X, y = load(ds)
@@ -551,7 +556,8 @@ def main() -> None:
     ap.add_argument("--no-deep", action="store_true", help="Skip adwise's own DeepFM.")
     ap.add_argument("--scale", default="", help="Comma-separated event counts, e.g. 1000000.")
     ap.add_argument("--skip-real", action="store_true")
-    ap.add_argument("--models", default="", help="Comma-separated name parts, e.g. gbdt,peer.")
+    ap.add_argument("--models", default="", help="Comma-separated name parts, e.g. gbdt,peer; "
+                    "=NAME for one model by its whole name.")
     ap.add_argument("--n-jobs", type=int, default=1, help="Threads of the scale run's models.")
     ap.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help="Also write the tables to this markdown file.")

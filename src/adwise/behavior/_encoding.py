@@ -179,6 +179,10 @@ class TabularEncoder:
         Folds for the out-of-fold target encoding of the training rows.
     target_encoding, count_encoding : bool
         Whether to add ``c__te`` / ``c__count``.
+    integer_values : bool
+        Whether a categorical column of integers also gives its value (``c__value``): codes,
+        counts and target encodings lose the order of small-count columns such as an age, a
+        day of the month or a number of contacts, which a tree splits on through the value.
     """
 
     def __init__(
@@ -191,9 +195,11 @@ class TabularEncoder:
         target_encoding: bool = True,
         count_encoding: bool = True,
         random_state: int = 0,
+        integer_values: bool = False,
     ) -> None:
         self.categorical = list(categorical)
         self.numeric = list(numeric)
+        self.integer_values = integer_values
         self.min_count = min_count
         self.smoothing = smoothing
         self.te_folds = te_folds
@@ -225,6 +231,7 @@ class TabularEncoder:
         # kept per row while the rows are encoded: the smallest integer type that holds it
         fold = fold.astype(np.min_scalar_type(k - 1))
         m = self.smoothing
+        valued: list[str] = []
         for c in self.categorical:
             inv, uniq = _factorize(X[c])
             counts = np.bincount(inv, minlength=len(uniq)).astype(np.int64)
@@ -264,11 +271,16 @@ class TabularEncoder:
                     tables[f] = (s_in + m * prior) / (n_in + m)
                 parts.append(_Part(tables, pos, fold))
                 names.append(c + "__te")
+            if self.integer_values and pd.api.types.is_integer_dtype(X[c]):
+                parts.append(_Part(column=X[c]))
+                names.append(c + "__value")
+                valued.append(c)
             del inv
         for c in self.numeric:
             parts.append(_Part(column=X[c]))
             names.append(c)
-        self.state = {"categorical": cats, "prior": prior, "numeric": list(self.numeric)}
+        self.state = {"categorical": cats, "prior": prior, "numeric": list(self.numeric),
+                      "valued": valued}
         self.feature_names_ = names
         return EncodedRows(parts, names, X.index)
 
@@ -281,6 +293,8 @@ class TabularEncoder:
                 f"{' ...' if len(missing) > 10 else ''}. Give the same columns as in training."
             )
         arr = np.empty((len(X), len(self.feature_names_)), order="F")
+        # encoders saved before integer values existed have no "valued" list
+        valued = set(self.state.get("valued", ()))
         j = 0
         for c in self.categorical:
             index, table = self._lookup(c)
@@ -293,6 +307,9 @@ class TabularEncoder:
             rows = pos[inv]
             for t in table:
                 np.take(t, rows, out=arr[:, j])
+                j += 1
+            if c in valued:
+                arr[:, j] = _numeric(X[c])
                 j += 1
         for c in self.numeric:
             arr[:, j] = _numeric(X[c])
@@ -343,22 +360,25 @@ class TabularEncoder:
             "target_encoding": self.target_encoding,
             "count_encoding": self.count_encoding,
             "random_state": self.random_state,
+            "integer_values": self.integer_values,
             "feature_names": self.feature_names_,
             "state": {"categorical": cats, "prior": self.state["prior"],
-                      "numeric": self.state["numeric"]},
+                      "numeric": self.state["numeric"],
+                      "valued": self.state.get("valued", [])},
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TabularEncoder:
         enc = cls(d["categorical"], d["numeric"], d["min_count"], d["smoothing"], d["te_folds"],
-                  d["target_encoding"], d["count_encoding"], d["random_state"])
+                  d["target_encoding"], d["count_encoding"], d["random_state"],
+                  d.get("integer_values", False))
         enc.state = d["state"]
         enc.feature_names_ = list(d["feature_names"])
         return enc
 
     def source_of(self, feature: str) -> str:
         """The input column an encoded feature comes from."""
-        for suffix in ("__count", "__te"):
+        for suffix in ("__count", "__te", "__value"):
             if feature.endswith(suffix) and feature[: -len(suffix)] in self.categorical:
                 return feature[: -len(suffix)]
         return feature

@@ -148,6 +148,10 @@ class CTRModel(AdwiseEstimator):
         corrected with :math:`p / (p + (1-p)/w)`.
     logreg_C : float, default 0.05
         Inverse L2 strength of ``logreg`` and of ``gbdt``'s logistic side model.
+    integer_values : bool, default True
+        ``gbdt``, ``forest`` and ``tree``: a categorical column of integers (codes, but also
+        ages, days, counts) also enters as its value, so splits can follow its order as well
+        as its codes and target encoding.
     blend : {"auto", "off"}, default "auto"
         ``gbdt`` only: fit the logistic side model and blend it in when that lowers the
         validation log loss (``blend_``); ``off`` skips it.
@@ -213,6 +217,7 @@ class CTRModel(AdwiseEstimator):
         "neg_sample_rate": [Interval(float, 0.0, 1.0, closed="right")],
         "logreg_C": [Interval(float, 0.0, None, closed="neither")],
         "blend": [Options(("auto", "off"))],
+        "integer_values": [bool],
         "min_samples_leaf": [None, Interval(int, 1, None)],
         "forest_trees": [Interval(int, 1, None)],
         "epochs": [Interval(int, 1, None)],
@@ -242,6 +247,7 @@ class CTRModel(AdwiseEstimator):
         neg_sample_rate: float = 1.0,
         logreg_C: float = 0.05,
         blend: str = "auto",
+        integer_values: bool = True,
         min_samples_leaf: int | None = None,
         forest_trees: int = 300,
         epochs: int = 10,
@@ -268,6 +274,7 @@ class CTRModel(AdwiseEstimator):
         self.neg_sample_rate = neg_sample_rate
         self.logreg_C = logreg_C
         self.blend = blend
+        self.integer_values = integer_values
         self.min_samples_leaf = min_samples_leaf
         self.forest_trees = forest_trees
         self.epochs = epochs
@@ -318,6 +325,7 @@ class CTRModel(AdwiseEstimator):
             plan.categorical, plan.numeric, min_count=self.min_category_count,
             smoothing=self.te_smoothing, te_folds=5, random_state=self.random_state,
             target_encoding=not linear, count_encoding=not linear,
+            integer_values=self.integer_values and not linear,
         )
         enc = self.encoder_.fit_encode(X, yv)
         self.feature_names_ = list(enc.names)
