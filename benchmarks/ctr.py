@@ -330,6 +330,9 @@ def summarise(df: pd.DataFrame) -> str:
             blend_known=("blend_used", lambda v: int(v.notna().sum())),
             blend_w=("blend_weight", lambda v: v[v > 0].mean()))
         peers = s[s.index.str.startswith("peer")]
+        if peers.empty:
+            raise SystemExit(f"{ds}: no peer rows to compare with; add a peer to --models or "
+                             "summarise this CSV together with one that has them.")
         auc = g.pivot(index="seed", columns="model", values="auc")
         # the best peer by mean AUC on the seeds every peer has
         best = auc[list(peers.index)].dropna().mean().idxmax()

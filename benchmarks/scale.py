@@ -11,9 +11,9 @@ engines, each in its own process so that peak memory is the engine's own:
   same model columns.
 
 Peak memory: this process's peak RSS, plus the JVM's (``VmHWM``) for Spark, after each step;
-and ``*_tree_peak_gb``, the largest sum of the resident memory of this process and all its
-descendants (the JVM and the Python workers where XGBoost trains), sampled every 0.2 s: the
-figure to hold against a machine's memory.
+and ``*_tree_peak_gb``, the largest sum of the proportional set sizes (PSS: shared pages
+counted once) of this process and all its descendants (the JVM and the Python workers where
+XGBoost trains), sampled every 0.2 s: the figure to hold against a machine's memory.
 
     python benchmarks/scale.py --users 24000 --engine embedded   # ~1 M events
     python benchmarks/scale.py --users 24000 --engine spark --master 'local[2]'
@@ -54,10 +54,24 @@ def _rss_gb(pid: int | None = None) -> float:
     return float("nan")
 
 
+def _pss_kb(pid: int) -> int:
+    """Proportional set size of ``pid`` in kB: its private pages plus its share of the pages
+    it shares.  Summed over processes it counts each page once, where resident sizes count a
+    page once per process that maps it: a fork of the JVM (Hadoop's local file system shells
+    out) momentarily doubles the JVM's resident size without using a byte more."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:  # the process ended while we read it (or the kernel lacks smaps_rollup)
+        pass
+    return 0
+
+
 def _tree_rss_gb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants, in GB (0 for those gone mid-read)."""
+    """Memory of ``root`` and all its descendants, in GB: the sum of their proportional set
+    sizes (0 for those gone mid-read)."""
     parent: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -65,8 +79,7 @@ def _tree_rss_gb(root: int) -> float:
             for line in (d / "status").read_text().splitlines():
                 if line.startswith("PPid:"):
                     parent[int(d.name)] = int(line.split()[1])
-                elif line.startswith("VmRSS:"):
-                    rss[int(d.name)] = int(line.split()[1])
+                    break
         except OSError:  # the process ended while we read it
             continue
     tree, grew = {root}, True
@@ -74,7 +87,7 @@ def _tree_rss_gb(root: int) -> float:
         kids = {p for p, pp in parent.items() if pp in tree and p not in tree}
         tree |= kids
         grew = bool(kids)
-    return sum(rss.get(p, 0) for p in tree) / 1e6
+    return sum(_pss_kb(p) for p in tree) / 1e6
 
 
 class TreePeak:

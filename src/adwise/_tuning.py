@@ -108,7 +108,8 @@ class TuningResult:
     validation: str
     budget: str
     seed: int
-    #: one entry per trial: ``{"trial", "params", "score", "seconds"}``
+    #: one entry per trial: ``{"trial", "params", "score", "seconds"}`` (a pruned trial:
+    #: ``"score": None`` and ``"pruned_at"``, its last reported step)
     trials: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -127,6 +128,7 @@ class TuningResult:
             "budget": self.budget,
             "seed": self.seed,
             "n_trials": len(self.trials),
+            "n_pruned": sum("pruned_at" in t for t in self.trials),
             "seconds": round(self.seconds, 3),
             "trials": self.trials,
         }
@@ -143,6 +145,10 @@ def _optuna() -> Any:
     return optuna
 
 
+#: complete trials before the median rule may prune (the defaults' trial is the first)
+PRUNE_STARTUP = 3
+
+
 def search(
     objective: Callable[[dict[str, Any]], tuple[float, Any]],
     space: Sequence[Dim],
@@ -154,9 +160,17 @@ def search(
     validation: str,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    prune: bool = False,
 ) -> tuple[TuningResult, Any]:
     """Search ``space`` with seeded TPE, starting from ``defaults``; return the result and the
     best trial's fitted object.
+
+    With ``prune`` the objective is called as ``objective(params, report)`` and calls
+    ``report(step, score)`` with its intermediate validation scores (e.g. after each
+    cross-fitting fold); a trial whose score at a step is worse than the median of the earlier
+    trials' at the same step is stopped there (Optuna's median rule, after
+    :data:`PRUNE_STARTUP` complete trials and from step 1 on) and recorded with
+    ``"pruned_at": step`` and no score.  The budget's time then goes to more trials.
 
     Parameters
     ----------
@@ -185,8 +199,10 @@ def search(
     """
     optuna = _optuna()
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, budget.trials or 8))
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP, n_warmup_steps=1)
+              if prune else optuna.pruners.NopPruner())
     study = optuna.create_study(direction="maximize" if maximize else "minimize",
-                                sampler=sampler)
+                                sampler=sampler, pruner=pruner)
     study.enqueue_trial({d.name: defaults[d.name] for d in space})
     worst = -math.inf if maximize else math.inf
     trials: list[dict[str, Any]] = []
@@ -211,7 +227,28 @@ def search(
             else:
                 params[d.name] = trial.suggest_float(d.name, d.low, d.high, log=d.log)
         t0 = time.perf_counter()
-        score, fitted = objective(params)
+        if prune:
+            step: list[int] = []
+
+            def report(at: int, value: float, trial: Any = trial, step: list[int] = step) -> None:
+                step.append(at)
+                trial.report(value, at)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+            try:
+                score, fitted = objective(params, report)
+            except optuna.TrialPruned:
+                secs = time.perf_counter() - t0
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                trials.append({"trial": n, "params": params, "score": None,
+                               "seconds": round(secs, 3), "pruned_at": step[-1]})
+                log.info("trial %d: pruned after step %d (%.1f s)", n, step[-1], secs)
+                if progress:
+                    progress(n + 1, total)
+                continue
+        else:
+            score, fitted = objective(params)
         secs = time.perf_counter() - t0
         ok = score is not None and math.isfinite(score)
         study.tell(trial, score if ok else worst)

@@ -88,6 +88,51 @@ def test_search_skips_failed_trials_and_refuses_when_none_succeed():
                Budget(trials=3), metric="x", validation="none")
 
 
+def _stepped_bowl(p, report):
+    """Five steps whose score approaches the bowl's value: a known answer to prune on."""
+    for step in range(5):
+        report(step, -(p["x"] - 2.0) ** 2 - (4 - step) * 0.1)
+    return -(p["x"] - 2.0) ** 2, p
+
+
+def test_search_prunes_trials_below_the_median_at_a_step_and_is_deterministic():
+    def run():
+        res, best = search(_stepped_bowl, [Dim("x", -5.0, 5.0)], {"x": 0.0}, Budget(trials=25),
+                           metric="neg", validation="none", seed=3, prune=True)
+        return res, best
+
+    res, best = run()
+    pruned = [t for t in res.trials if "pruned_at" in t]
+    done = [t for t in res.trials if "pruned_at" not in t]
+    assert len(res.trials) == 25 and pruned and len(done) >= 3
+    # the defaults' trial and the next ones complete: the median rule needs them first
+    assert all("pruned_at" not in t for t in res.trials[:3])
+    assert all(t["score"] is None and t["pruned_at"] >= 1 for t in pruned)
+    # what was stopped was worse at its step than the median of the complete trials there
+    median_at_1 = np.median([-(t["params"]["x"] - 2.0) ** 2 - 0.3 for t in done])
+    assert all(-(t["params"]["x"] - 2.0) ** 2 - 0.3 < median_at_1 for t in pruned
+               if t["pruned_at"] == 1)
+    assert abs(res.params["x"] - 2.0) < 0.5 and best == res.params
+    again, _ = run()
+    assert again.trials == [dict(t, seconds=a["seconds"]) for t, a in
+                            zip(res.trials, again.trials, strict=True)]
+
+
+def test_tune_ctr_stops_poor_trials_after_a_fold():
+    X, y = _data()
+    _, res = tune_ctr(X, y, Budget(trials=12), {"n_estimators": 200}, seed=1)
+    pruned = [t for t in res.trials if "pruned_at" in t]
+    assert pruned, [t["score"] for t in res.trials]
+    # pruned after the second fold of five or later (the median rule's warm-up is one step)
+    assert all(1 <= t["pruned_at"] <= 4 and t["score"] is None for t in pruned)
+    assert res.score == max(t["score"] for t in res.trials if t["score"] is not None)
+    assert res.to_dict()["n_pruned"] == len(pruned)
+    # the fit reports each fold's running AUC when asked
+    folds: list[tuple[int, float]] = []
+    CTRModel(n_estimators=50, n_folds=3).fit(X, y, on_fold=lambda i, auc: folds.append((i, auc)))
+    assert [i for i, _ in folds] == [0, 1, 2] and all(0.5 < auc < 1 for _, auc in folds)
+
+
 def _data(n=1500, seed=0):
     """A click log where the label depends on an interaction the defaults under-fit."""
     rng = np.random.default_rng(seed)

@@ -63,7 +63,9 @@ def _blend_line(blend: dict) -> str:
 def _tuning_line(tuning: dict) -> str:
     chosen = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in tuning["params"].items())
-    return (f"tuned ({tuning['n_trials']} trials, {tuning['seconds']:.0f} s, validated on "
+    # artifacts tuned before pruning existed have no n_pruned
+    pruned = f", {tuning['n_pruned']} stopped early" if tuning.get("n_pruned") else ""
+    return (f"tuned ({tuning['n_trials']} trials{pruned}, {tuning['seconds']:.0f} s, validated on "
             f"{tuning['validation']}): {tuning['metric']} {tuning['default_score']:.4f} with "
             f"the defaults -> {tuning['score']:.4f} with {chosen}")
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,6 +51,7 @@ from adwise.base import AdwiseEstimator, check_is_fitted
 from adwise.behavior._blend import LinearPart, choose_blend
 from adwise.behavior._calibration import Calibrator, downsampling_correction
 from adwise.behavior._encoding import ColumnPlan, EncodedRows, TabularEncoder, detect_columns
+from adwise.metrics import roc_auc
 
 __all__ = ["MODELS", "CTRModel", "check_binary_target", "deep_available"]
 
@@ -282,8 +283,14 @@ class CTRModel(AdwiseEstimator):
         self.random_state = random_state
 
     # ================================================================== fit
-    def fit(self, X: pd.DataFrame, y: Any) -> CTRModel:
-        """Fit on a DataFrame of features and a 0/1 target; returns ``self``."""
+    def fit(self, X: pd.DataFrame, y: Any, *,
+            on_fold: Callable[[int, float], None] | None = None) -> CTRModel:
+        """Fit on a DataFrame of features and a 0/1 target; returns ``self``.
+
+        ``on_fold(i, auc)``, if given, is called after each cross-fitting fold ``i`` (with more
+        than one fold) with the AUC of the out-of-fold scores so far; it may raise to stop the
+        fit (the tuner's pruning does).
+        """
         self._validate_params()
         if self.model == "deep" and not deep_available():
             raise DependencyUnavailableError(
@@ -341,6 +348,10 @@ class CTRModel(AdwiseEstimator):
             m = self._fit_one(F, X, yv, tr, va, i)
             self.models_.append(m)
             oof[va] = self._raw_one(m, F.frame(va) if isinstance(F, EncodedRows) else F.iloc[va])
+            if on_fold is not None and k > 1:
+                done = ~np.isnan(oof)
+                if len(np.unique(yv[done])) == 2:
+                    on_fold(i, roc_auc(yv[done], oof[done]))
         have = ~np.isnan(oof)
         self.blend_: dict[str, Any] | None = None
         self.linear_models_: list[LinearPart] = []

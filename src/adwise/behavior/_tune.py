@@ -114,8 +114,10 @@ def tune_ctr(
         )
     yv = np.asarray(y)
 
-    def objective(params: dict[str, Any]) -> tuple[float, CTRModel]:
-        m = CTRModel(**{**base.get_params(), **params}).fit(X, yv)
+    def objective(params: dict[str, Any],
+                  report: Callable[[int, float], None]) -> tuple[float, CTRModel]:
+        # cross-fitting reports each fold's running AUC: a poor trial stops after two folds
+        m = CTRModel(**{**base.get_params(), **params}).fit(X, yv, on_fold=report)
         have = ~np.isnan(m.oof_raw_)
         if len(np.unique(yv[have])) < 2:
             return float("nan"), m
@@ -124,6 +126,6 @@ def tune_ctr(
     result, model = search(
         objective, space, _defaults(base, len(X), space), budget, metric="auc",
         maximize=True, validation=_validation(base, len(X), seed), seed=seed,
-        progress=progress,
+        progress=progress, prune=True,
     )
     return model, result
