@@ -136,8 +136,9 @@ class XGBoostCTR:
         import xgboost as xgb
 
         rounds = (0, 0) if self.best_iteration is None else (0, self.best_iteration + 1)
-        return self.booster_.predict(xgb.DMatrix(F, missing=np.nan), iteration_range=rounds,
-                                     **kw)
+        # boosters fitted on feature columns carry their names (f0, f1, ... before that)
+        d = xgb.DMatrix(F, missing=np.nan, feature_names=self.booster_.feature_names)
+        return self.booster_.predict(d, iteration_range=rounds, **kw)
 
     def predict_ctr(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated click probability of each row of ``X``."""
