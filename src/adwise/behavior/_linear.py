@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from adwise.behavior._calibration import Calibrator
-from adwise.behavior._xgb import _Columns, encode_columns
+from adwise.behavior._xgb import _Columns, encode_columns, top_contributions
 
 __all__ = ["LinearCTR", "linear_inputs", "linear_names"]
 
@@ -125,11 +125,7 @@ class LinearCTR:
         owner = np.array([names.index(n.rsplit("__", 1)[0]) for n in self.feature_names_])
         per_col = np.zeros((len(X), len(names)))
         np.add.at(per_col.T, owner, contrib.T)
-        out = []
-        for row in per_col:
-            top = np.argsort(-np.abs(row))[:k]
-            out.append([(names[j], float(row[j])) for j in top])
-        return out
+        return top_contributions(per_col, names, k)
 
     def _importance(self) -> dict[str, float]:
         """Share of :math:`\\sum |\\beta| \\sigma` per input column, largest first."""

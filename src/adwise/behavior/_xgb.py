@@ -20,7 +20,8 @@ import pandas as pd
 from adwise._exceptions import BackendError
 from adwise.behavior._calibration import Calibrator
 
-__all__ = ["MISSING_KEY", "RARE_CODE", "XGBoostCTR", "code_table", "encode_columns"]
+__all__ = ["MISSING_KEY", "RARE_CODE", "XGBoostCTR", "code_table", "encode_columns",
+           "top_contributions"]
 
 #: the key a missing value is counted under (a value of its own for the count and click rate)
 MISSING_KEY = "\x00nan"
@@ -80,6 +81,17 @@ class _Columns:
     numeric: list[str]
     dropped: list[str]
 
+
+
+def top_contributions(per_col: np.ndarray, names: list[str],
+                      k: int) -> list[list[tuple[str, float]]]:
+    """Per row of ``per_col`` (rows x input columns), the ``k`` largest contributions by size
+    as (column name, value)."""
+    out = []
+    for row in per_col:
+        top = np.argsort(-np.abs(row))[:k]
+        out.append([(names[j], float(row[j])) for j in top])
+    return out
 
 class XGBoostCTR:
     """Calibrated click probabilities from a booster trained on Spark.
@@ -153,11 +165,7 @@ class XGBoostCTR:
         per_col = np.column_stack(
             [contrib[:, 3 * i:3 * i + 3].sum(axis=1) for i in range(n_cat)]
             + [contrib[:, 3 * n_cat + j] for j in range(len(self.columns_.numeric))])
-        out = []
-        for row in per_col:
-            top = np.argsort(-np.abs(row))[:k]
-            out.append([(names[j], float(row[j])) for j in top])
-        return out
+        return top_contributions(per_col, names, k)
 
     def _importance(self) -> dict[str, float]:
         """Share of the total split gain per input column, largest first."""

@@ -267,6 +267,18 @@ def _with_ones(x: np.ndarray) -> np.ndarray:
     return np.hstack([x, np.ones((x.shape[0], 1), dtype=x.dtype)])
 
 
+def _rating_codes(est: Any, users: Any, items: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``users`` and ``items`` in a fitted rating model's id maps (-1: unknown); the
+    maps are built once per fit and kept on the model."""
+    owner = type(est).__name__
+    if getattr(est, "_idx_for", None) is not est.users_:
+        est._uidx, est._iidx = IdIndex(est.users_), IdIndex(est.items_)
+        est._idx_for = est.users_
+    u = est._uidx.codes(users, "users", owner)
+    i = est._iidx.codes(items, "items", owner)
+    check_lengths(owner, users=u, items=i)
+    return u, i
+
 class BiasedMF(AdwiseEstimator):
     """Biased matrix factorisation for explicit ratings, fitted by ALS (weighted-lambda).
 
@@ -413,14 +425,7 @@ class BiasedMF(AdwiseEstimator):
         return self
 
     def _codes(self, users: Any, items: Any) -> tuple[np.ndarray, np.ndarray]:
-        owner = type(self).__name__
-        if getattr(self, "_idx_for", None) is not self.users_:
-            self._uidx, self._iidx = IdIndex(self.users_), IdIndex(self.items_)
-            self._idx_for = self.users_
-        u = self._uidx.codes(users, "users", owner)
-        i = self._iidx.codes(items, "items", owner)
-        check_lengths(owner, users=u, items=i)
-        return u, i
+        return _rating_codes(self, users, items)
 
     def predict(self, users: Any, items: Any, clip: bool = True) -> np.ndarray:
         """Predicted ratings; unknown ids get the baseline fallback (see Notes)."""
@@ -673,14 +678,7 @@ class KNNBaseline(AdwiseEstimator):
         return self
 
     def _codes(self, users: Any, items: Any) -> tuple[np.ndarray, np.ndarray]:
-        owner = type(self).__name__
-        if getattr(self, "_idx_for", None) is not self.users_:
-            self._uidx, self._iidx = IdIndex(self.users_), IdIndex(self.items_)
-            self._idx_for = self.users_
-        u = self._uidx.codes(users, "users", owner)
-        i = self._iidx.codes(items, "items", owner)
-        check_lengths(owner, users=u, items=i)
-        return u, i
+        return _rating_codes(self, users, items)
 
     def predict(self, users: Any, items: Any, clip: bool = True) -> np.ndarray:
         """Predicted ratings; unknown ids get the baseline (see Notes)."""
