@@ -148,3 +148,26 @@ def test_logistic_regression_on_spark_reports_its_family(spark, tmp_path, capsys
     assert out["best_iteration"] is None
     # the click rate is linear in the site's log-odds, x and the slot: as good as sklearn's
     assert out["auc"] > 0.72 and abs(out["auc"] - embedded["auc"]) < 0.02
+
+
+def test_spark_xgboost_samples_the_non_clicks_of_a_large_training_set(spark, tmp_path,
+                                                                       monkeypatch):
+    """Past XGB_MAX_ROWS training rows XGBoost fits on every click and a weighted share of
+    the rest: the same ranking and calibrated probabilities as on every row."""
+    from adwise.behavior import _spark
+    from adwise.behavior._spark import evaluate_files_spark
+
+    _clicks(6000, 3).to_parquet(tmp_path / "train.parquet")
+    _clicks(2000, 4).to_parquet(tmp_path / "test.parquet")
+    args = (spark, str(tmp_path / "train.parquet"), str(tmp_path / "test.parquet"), "clicked")
+    whole = evaluate_files_spark(*args)
+    monkeypatch.setattr(_spark, "XGB_MAX_ROWS", 2500)
+    sampled = evaluate_files_spark(*args)
+    assert whole["neg_sample_rate"] == 1.0
+    # 5,400 fitting rows, about a quarter of them clicks: a third of the rest is kept
+    assert sampled["neg_sample_rate"] == pytest.approx(
+        _spark.negative_sample_rate(6000, round(6000 * whole["base_rate"])), rel=0.05)
+    assert 0.25 < sampled["neg_sample_rate"] < 0.45
+    assert sampled["rows_train"] == 6000  # reported as the rows given, not the rows fitted
+    assert abs(sampled["auc"] - whole["auc"]) < 0.015
+    assert sampled["ece"] < 0.05  # the weights and the whole held-out tenth keep it calibrated
