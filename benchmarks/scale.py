@@ -196,7 +196,9 @@ def spark(world: Path, work: Path, master: str, memory: str, tree: TreePeak, che
             _features(s, world, work, cut, out, tree, jvm, check)
         res = evaluate_files_spark(s, str(work / "train"), str(work / "test"), "clicked")
         out.update(auc=res["auc"], logloss=res["logloss"], fit_seconds=res["fit_seconds"],
-                   best_iteration=res["best_iteration"], train_peak_gb=_rss_gb() + _rss_gb(jvm),
+                   best_iteration=res["best_iteration"],
+                   neg_sample_rate=res.get("neg_sample_rate"),
+                   train_peak_gb=_rss_gb() + _rss_gb(jvm),
                    train_tree_peak_gb=tree.take())
     return out
 
