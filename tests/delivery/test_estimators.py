@@ -349,3 +349,31 @@ def test_ranking_defaults_are_the_average_rank_choice():
     h = HybridRecommender(components=("item_knn", "als")).fit(u, i)
     assert h.components_["als"].get_params() == als
 
+
+
+def test_content_refuses_features_of_other_items_and_text_without_words():
+    feats = pd.DataFrame({"text": ["ski trip", "beach"]}, index=[101, 102])
+    with pytest.raises(InputError, match=r"none of the 2 items of the interactions has a row in "
+                       r"item_features \(interaction items look like 'a', 'b'; item_features "
+                       r"is indexed like '101', '102'\)"):
+        ContentRecommender().fit(["u1", "u2"], ["a", "b"], item_features=feats)
+    blank = pd.DataFrame({"text": ["", None]}, index=["a", "b"])
+    with pytest.raises(InputError, match="needs a 'text' column with words or a 'category'"):
+        ContentRecommender().fit(["u1", "u2"], ["a", "b"], item_features=blank)
+    # text without words next to a category: the category alone serves
+    m = ContentRecommender().fit(["u1", "u2"], ["a", "b"], item_features=blank.assign(
+        text=["", "..."], category=["x", "y"]))
+    assert m.score_text(["x"]).shape == (1, 2) and not m.score_text(["x"]).any()
+    assert list(m.recommend(["u1"], k=1, exclude_seen=False)[0]) == ["a"]
+
+
+def test_hybrid_leaves_out_content_keyed_by_other_ids(caplog):
+    users = [f"u{k % 12}" for k in range(60)]
+    items = [f"i{(k * 7) % 10}" for k in range(60)]
+    other = pd.DataFrame({"text": [f"word{k}" for k in range(10)]},
+                         index=[f"sku{k}" for k in range(10)])
+    with caplog.at_level("WARNING", logger="adwise.delivery._implicit"):
+        m = HybridRecommender(components=("item_knn", "content")).fit(
+            users, items, item_features=other)
+    assert "content" not in m.weights_ and "item_knn" in m.weights_
+    assert "content left out: no item with interactions has a row" in caplog.text

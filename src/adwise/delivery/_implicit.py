@@ -576,9 +576,24 @@ class ContentRecommender(_HistoryRecommender):
         feats = item_features.copy()
         feats.index = feats.index.astype(str)
         feats = feats[~feats.index.duplicated(keep="last")].reindex(self.items_)
+        warm = self.items_[self.warm_items_]
+        if not feats.loc[warm].notna().any(axis=1).any():
+            # every profile would be empty: the content model would rank nothing it learned
+            raise InputError(
+                f"ContentRecommender: none of the {len(warm):,} items of the interactions "
+                "has a row in item_features (interaction items look like "
+                f"{', '.join(map(repr, warm[:3]))}; item_features is indexed like "
+                f"{', '.join(map(repr, map(str, item_features.index[:3])))}). Index "
+                "item_features by the same item ids."
+            )
         blocks = []
+        text = None
         if "text" in feats.columns:
             text = feats["text"].astype(object).where(feats["text"].notna(), "").astype(str)
+            if not text.str.contains(r"\w", regex=True).any():
+                text = None  # no word in any item's text: the category alone, if any
+        self.vectorizer_ = None
+        if text is not None:
             self.vectorizer_ = TfidfVectorizer(
                 ngram_range=(1, 2), sublinear_tf=True, max_features=self.max_features, min_df=1
             )
@@ -594,7 +609,8 @@ class ContentRecommender(_HistoryRecommender):
             self.categories_ = np.asarray(uniq, dtype=object)
         if not blocks:
             raise InputError(
-                "ContentRecommender: item_features needs a 'text' or 'category' column; got "
+                "ContentRecommender: item_features needs a 'text' column with words or a "
+                "'category' column; got "
                 f"{', '.join(map(str, item_features.columns)) or 'none'}."
             )
         self.item_vectors_ = normalize(sp.hstack(blocks).tocsr())
@@ -614,7 +630,7 @@ class ContentRecommender(_HistoryRecommender):
         from sklearn.preprocessing import normalize
 
         check_is_fitted(self, "item_vectors_")
-        if not hasattr(self, "vectorizer_"):
+        if getattr(self, "vectorizer_", None) is None:
             return np.zeros((len(texts), len(self.items_)))
         T = self.vectorizer_.transform([str(t) for t in texts])
         pad = sp.csr_matrix((T.shape[0], self.item_vectors_.shape[1] - T.shape[1]))
@@ -799,7 +815,15 @@ class HybridRecommender(ImplicitRecommender):
         return _COMPONENTS[name](**params)
 
     def _names(self, item_features: pd.DataFrame | None) -> list[str]:
-        return [c for c in self.components if c != "content" or item_features is not None]
+        usable = item_features is not None
+        if usable and "content" in self.components:
+            # a catalogue keyed by other ids would give every user an empty profile
+            known = set(map(str, item_features.index))
+            usable = any(str(i) in known for i in self.items_[self.warm_items_])
+            if not usable:
+                log.warning("content left out: no item with interactions has a row in the "
+                            "item features (are the ids of the two tables the same?)")
+        return [c for c in self.components if c != "content" or usable]
 
     def _fit(self, X, item_features) -> None:
         from adwise.metrics import ndcg_at_k
